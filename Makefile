@@ -1,0 +1,55 @@
+# Two commands set everything up on a machine with nothing but Python 3.11:
+#   make run    — virtualenv, install, run the reference pipeline end to end (Spark local, SQLite)
+#   make test   — install dev tools, lint, type-check, layer contracts, the whole test suite
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PY      = $(BIN)/python
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYSPARK_PYTHON ?= $(abspath $(PY))
+
+.PHONY: run test test-fast lint typecheck contracts install install-dev bench clean example
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (need Python 3.11+; set PYTHON=...)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed-app: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[app]'
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.installed-app
+
+install: $(VENV)/.installed-app
+install-dev: $(VENV)/.installed-dev
+
+example: install
+	$(BIN)/sparkjobs run hello_spark --param output_path=data/examples/hello_spark --partitions 4
+
+run: install
+	$(BIN)/sparkjobs run hello_spark --param output_path=data/examples/hello_spark --partitions 4
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+contracts: install-dev
+	$(BIN)/lint-imports
+
+test-fast: install-dev
+	$(BIN)/pytest -q -m "not spark and not postgres and not e2e"
+
+test: lint typecheck contracts
+	$(BIN)/pytest -q
+
+bench: install-dev
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) data/examples runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,59 @@
+"""Secrets never appear in logs, reprs, ``config show`` or run reports."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, SecretBytes, SecretStr
+
+MASK = "********"
+#: keys treated as secret even when no model says so (jobs ported without a model)
+SECRET_KEY_RE = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential)s?$", re.I)
+_DSN_PASSWORD_RE = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?P<tail>@)", re.I)
+_KV_PASSWORD_RE = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>[^\s]+)", re.I)
+
+
+def is_secret_key(key: str) -> bool:
+    return bool(SECRET_KEY_RE.search(key))
+
+
+def mask_text(text: str) -> str:
+    """Mask passwords inside DSNs/URLs (``postgresql://u:pw@h``) and ``password=...`` pairs."""
+    text = _DSN_PASSWORD_RE.sub(lambda m: f"{m['head']}{MASK}{m['tail']}", text)
+    return _KV_PASSWORD_RE.sub(lambda m: f"{m['head']}{MASK}", text)
+
+
+def mask(value: Any, key: str = "") -> Any:
+    """A copy of ``value`` with every secret replaced by the mask."""
+    if isinstance(value, SecretStr | SecretBytes):
+        return MASK
+    if isinstance(value, BaseModel):
+        return mask(model_to_plain(value))
+    if isinstance(value, Mapping):
+        return {k: (MASK if is_secret_key(str(k)) and v is not None else mask(v, str(k))) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask(v, key) for v in value]
+    if isinstance(value, str):
+        return MASK if key and is_secret_key(key) else mask_text(value)
+    return value
+
+
+def model_to_plain(model: BaseModel) -> dict[str, Any]:
+    """``model_dump`` where secret fields are already masked (JSON-friendly)."""
+    return model.model_dump(mode="json")  # SecretStr dumps as '**********'
+
+
+def secret_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """Paths of the SecretStr/SecretBytes fields of a model (nested models included)."""
+    from sparkjobs.config.typing import _unwrap
+
+    out: set[tuple[str, ...]] = set()
+    for name, field in model.model_fields.items():
+        for alt in _unwrap(field.annotation):
+            if alt in (SecretStr, SecretBytes):
+                out.add((*prefix, name))
+            elif isinstance(alt, type) and issubclass(alt, BaseModel):
+                out |= secret_paths(alt, (*prefix, name))
+    return out

@@ -1,0 +1,89 @@
+"""Type text values (from ``--param`` and environment variables) by the model that will validate them."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+
+from sparkjobs.config.tree import Path_, get_path, parse_scalar, set_path
+
+_CONTAINERS = (list, dict, tuple, set, frozenset)
+_NULLS = {"null", "~", "none", "None"}
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The alternatives of an annotation, without None and Annotated wrappers."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        out: list[Any] = []
+        for arg in typing.get_args(annotation):
+            if arg is not type(None):
+                out.extend(_unwrap(arg))
+        return out
+    return [annotation]
+
+
+def annotation_at(model: type[BaseModel], path: Path_) -> Any:
+    """The annotation a value at ``path`` will be validated against, or None if unknown."""
+    current: Any = model
+    i = 0
+    while i < len(path):
+        candidates = _unwrap(current)
+        nxt = None
+        for cand in candidates:
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                field = cand.model_fields.get(path[i])
+                if field is not None:
+                    nxt = field.annotation
+                    break
+            elif typing.get_origin(cand) is dict:
+                args = typing.get_args(cand)
+                nxt = args[1] if len(args) == 2 else Any
+                break
+        if nxt is None:
+            return None
+        current = nxt
+        i += 1
+    return current
+
+
+def _wants_structure(annotation: Any) -> bool:
+    for alt in _unwrap(annotation):
+        origin = typing.get_origin(alt) or alt
+        if origin in _CONTAINERS or (isinstance(origin, type) and issubclass(origin, BaseModel)):
+            return True
+        if alt is Any:
+            return True
+    return False
+
+
+def type_raw_value(model: type[BaseModel] | None, path: Path_, text: Any) -> Any:
+    """Text for a field typed by ``model``: containers are parsed, scalars left for pydantic.
+
+    Without a model (a job ported as-is) values are parsed as YAML scalars: ``21`` → 21.
+    """
+    if not isinstance(text, str):
+        return text
+    if model is None:
+        return parse_scalar(text)
+    annotation = annotation_at(model, path)
+    if annotation is None:
+        return parse_scalar(text)  # unknown key: validation will name it
+    if text.strip() in _NULLS and type(None) in typing.get_args(annotation):
+        return None
+    if _wants_structure(annotation):
+        return parse_scalar(text)
+    return text  # str, int, bool, date, SecretStr ... pydantic coerces the text itself
+
+
+def type_raw_values(model: type[BaseModel] | None, tree: dict[str, Any], raw_paths: set[Path_]) -> dict[str, Any]:
+    """Return ``tree`` with every raw text leaf typed by ``model`` (in place)."""
+    for path in sorted(raw_paths):
+        value = get_path(tree, path)
+        set_path(tree, path, type_raw_value(model, path, value))
+    return tree

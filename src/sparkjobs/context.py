@@ -1,0 +1,110 @@
+"""What a factory gets to know about the run it is part of."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sparkjobs.errors import UsageError
+from sparkjobs.observability.logging import ContextAdapter, job_logger
+from sparkjobs.observability.metrics import RunMetrics
+from sparkjobs.settings import Settings
+from sparkjobs.spark.session import SessionProvider
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+#: keyword arguments ``AbstractJobFactory.run`` takes for the context, never for the job's params
+RESERVED_KWARGS = frozenset(
+    {"context", "service_provider", "has_spark", "env", "event_date", "run_id", "partitions", "salt"}
+)
+
+
+def yesterday_utc(now: datetime | None = None) -> date:
+    return ((now or datetime.now(UTC)).astimezone(UTC) - timedelta(days=1)).date()
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def parse_event_date(value: str | date | None) -> date:
+    if value is None:
+        return yesterday_utc()
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"bad event_date {value!r}: expected YYYY-MM-DD") from None
+
+
+@dataclass
+class JobContext:
+    """run_id, env, service_provider, has_spark, the logical date, settings, logger, metrics, Spark."""
+
+    job_name: str
+    run_id: str = field(default_factory=new_run_id)
+    env: str = "dev"
+    service_provider: str = "local"
+    has_spark: bool = True
+    event_date: date = field(default_factory=yesterday_utc)
+    settings: Settings = field(default_factory=Settings)
+    dry_run: bool = False
+    logger: ContextAdapter = field(init=False)
+    metrics: RunMetrics = field(init=False)
+    session: SessionProvider = None  # type: ignore[assignment]  # built in __post_init__ unless injected
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.logger = job_logger(self.job_name, self.run_id, self.env, event_date=self.event_date.isoformat())
+        self.metrics = RunMetrics(self.job_name)
+        if self.session is not None:  # injected: e.g. one session shared by a pipeline's steps
+            return
+        self.session = SessionProvider(
+            self.settings.spark,
+            service_provider=self.service_provider,
+            app_suffix=self.job_name,
+            has_spark=self.has_spark,
+        )
+
+    @property
+    def spark(self) -> SparkSession:
+        """The run's SparkSession, built (or reused) on first use by the session factory."""
+        return self.session.get()
+
+    @classmethod
+    def from_kwargs(cls, job_name: str, kwargs: dict[str, Any]) -> JobContext:
+        """Build a context from the seeds' reserved kwargs (``service_provider``, ``has_spark`` ...)."""
+        settings = Settings()
+        if kwargs.get("partitions") is not None:
+            settings.spark.shuffle_partitions = int(kwargs["partitions"])
+        if kwargs.get("salt") is not None:
+            settings.spark.salt_buckets = int(kwargs["salt"])
+        has_spark = kwargs.get("has_spark", True)
+        if isinstance(has_spark, str):
+            has_spark = has_spark.strip().lower() in {"1", "true", "yes", "y"}
+        return cls(
+            job_name=job_name,
+            run_id=kwargs.get("run_id") or new_run_id(),
+            env=kwargs.get("env") or "dev",
+            service_provider=kwargs.get("service_provider") or "local",
+            has_spark=bool(has_spark),
+            event_date=parse_event_date(kwargs.get("event_date")),
+            settings=settings,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "job": self.job_name,
+            "run_id": self.run_id,
+            "env": self.env,
+            "service_provider": self.service_provider,
+            "has_spark": self.has_spark,
+            "event_date": self.event_date.isoformat(),
+        }

@@ -1,0 +1,141 @@
+"""One root error and a small tree; each error carries the facts needed to act on it.
+
+Errors are also *marked* transient or terminal (see :func:`is_transient`): retry policies derive
+what to retry from the mark, so nobody retries a schema error and nobody gives up on a dropped
+connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class SparkJobsError(Exception):
+    """Root of every error sparkjobs raises on purpose."""
+
+    #: process exit code the CLI uses when this error reaches it
+    exit_code: int = 1
+    #: whether retrying the same call may succeed
+    transient: bool = False
+
+
+class TransientError(SparkJobsError):
+    """A failure that may go away on retry (network, connection, throttling)."""
+
+    transient = True
+
+
+class TerminalError(SparkJobsError):
+    """A failure that retrying cannot fix (bad data, bad config, a bug)."""
+
+    transient = False
+
+
+class UsageError(TerminalError):
+    """The command line or the API was called wrongly."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A configuration value is missing, unknown or invalid.
+
+    Carries the file (or layer) it came from, the key path, the bad value and what was expected.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        value: Any = None,
+        expected: str | None = None,
+    ) -> None:
+        self.file = file
+        self.key = key
+        self.value = value
+        self.expected = expected
+        parts = [message]
+        if key is not None:
+            parts.append(f"key: {key}")
+        if file is not None:
+            parts.append(f"source: {file}")
+        if value is not None:
+            parts.append(f"value: {value!r}")
+        if expected is not None:
+            parts.append(f"expected: {expected}")
+        super().__init__(" | ".join(parts))
+
+
+class JobNotFoundError(UsageError):
+    """No job is registered or importable under the given name."""
+
+    def __init__(self, name: str, close_matches: Sequence[str] = (), reason: str | None = None) -> None:
+        self.name = name
+        self.close_matches = list(close_matches)
+        msg = f"unknown job {name!r}"
+        if reason:
+            msg += f": {reason}"
+        if self.close_matches:
+            msg += f" (did you mean: {', '.join(self.close_matches)}?)"
+        else:
+            msg += " (run `sparkjobs list` to see registered jobs, or pass a dotted module path)"
+        super().__init__(msg)
+
+
+class JobContractError(UsageError):
+    """A module or class does not follow the job contract (e.g. no ``main``)."""
+
+
+class JobFailedError(SparkJobsError):
+    """A job raised while running; names the job, the run and the cause."""
+
+    def __init__(
+        self,
+        job: str,
+        run_id: str,
+        cause: BaseException,
+        step: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.job = job
+        self.run_id = run_id
+        self.step = step
+        self.cause = cause
+        self.hint = hint
+        where = f"job {job!r}" + (f" step {step!r}" if step else "")
+        msg = f"{where} failed (run_id={run_id}): {type(cause).__name__}: {cause}"
+        if hint:
+            msg += f"\n  next: {hint}"
+        super().__init__(msg)
+
+    @property
+    def transient(self) -> bool:  # type: ignore[override]
+        return is_transient(self.cause)
+
+
+class SparkUnavailableError(TerminalError):
+    """Spark (or Java) is not available where the job needs it; says how to fix it."""
+
+
+class DataError(TerminalError):
+    """The input data is not what the job expects (schema, missing partition, quality)."""
+
+
+class LoadError(SparkJobsError):
+    """Writing to a serving store failed; transient when the cause is."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when ``exc`` is marked transient.
+
+    This only reads the mark; :mod:`sparkjobs.resilience` extends the classification to the real
+    third-party exception types (psycopg, py4j, httpx, ...).
+    """
+    return bool(getattr(exc, "transient", False))

@@ -1,0 +1,1 @@
+"""Example jobs bundled with sparkjobs."""

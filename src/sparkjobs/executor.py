@@ -1,0 +1,204 @@
+"""The one path every entry point takes: resolve → layer config → validate → context → ``main(**kwargs)``.
+
+The CLI, the platform entry points (container, spark-submit, Databricks, Glue) and the pipeline
+runner all call :func:`prepare` and :func:`execute`; nothing travels through ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from sparkjobs.config.layers import LayeredConfig, load_layers
+from sparkjobs.config.secrets import mask
+from sparkjobs.config.tree import Path_, iter_leaves, join_key, nest, split_key
+from sparkjobs.config.typing import type_raw_values
+from sparkjobs.config.validate import validate_model
+from sparkjobs.context import JobContext, new_run_id, parse_event_date
+from sparkjobs.errors import ConfigError, JobFailedError, SparkJobsError, UsageError
+from sparkjobs.registry import JobSpec, resolve
+from sparkjobs.settings import Settings
+from sparkjobs.spark.session import SessionProvider
+
+DEFAULT_ENV = "dev"
+DEFAULT_CONF_DIR = Path("conf")
+
+
+@dataclass
+class RunRequest:
+    """Everything a caller can say about one job run."""
+
+    job: str
+    env: str | None = None
+    conf_dir: Path | None = None
+    config_files: Sequence[Path] = ()
+    params: Sequence[str] = ()  # "key.path=value"
+    json_config: str | Mapping[str, Any] | None = None
+    partitions: int | None = None
+    salt: int | None = None
+    has_spark: bool = True
+    event_date: str | date | None = None
+    dry_run: bool = False
+    service_provider: str = "local"
+    run_id: str | None = None
+    extra_params: Mapping[str, Any] = field(default_factory=dict)  # typed values from platform entry points
+    #: a session provider shared by several runs (a pipeline's steps); its owner closes it
+    session: SessionProvider | None = None
+
+
+@dataclass
+class PreparedRun:
+    spec: JobSpec
+    context: JobContext
+    params: dict[str, Any]  # what main(**kwargs) receives besides the context
+    config: Any  # validated model instance or dict
+    layered: LayeredConfig
+    job_sources: dict[Path_, str]
+    shares_session: bool = False
+
+    def plan(self) -> dict[str, Any]:
+        """The resolved plan ``--dry-run`` prints (secrets masked)."""
+        settings = self.context.settings
+        cfg = self.config.model_dump(mode="json") if isinstance(self.config, BaseModel) else self.config
+        return {
+            **self.context.describe(),
+            "module": self.spec.module_name,
+            "origin": self.spec.origin,
+            "master": settings.spark.resolved_master(self.context.service_provider) or "(platform)",
+            "spark_conf": settings.spark.spark_conf(self.context.job_name) if self.context.has_spark else {},
+            "salt_buckets": settings.spark.salt_buckets,
+            "params": mask(cfg),
+        }
+
+
+def _parse_param(text: str) -> tuple[Path_, str]:
+    if "=" not in text:
+        raise UsageError(f"bad --param {text!r}: expected key.path=value")
+    key, value = text.split("=", 1)  # values may contain '=' and ':'
+    try:
+        return split_key(key.strip()), value
+    except ValueError as exc:
+        raise UsageError(f"bad --param {text!r}: {exc}") from None
+
+
+def _parse_json(text: str | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(text, Mapping):
+        return dict(text)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--json is not valid JSON: {exc.msg} at char {exc.pos}", file="--json") from None
+    if not isinstance(data, dict):
+        raise ConfigError("--json must be a JSON object", file="--json", value=data, expected="{...}")
+    return data
+
+
+def resolve_settings(layered: LayeredConfig, request: RunRequest) -> Settings:
+    """Validate the framework sections of the tree and apply --partitions/--salt explicitly."""
+    tree = {k: v for k, v in layered.tree.items()}
+    raw = set(layered.raw_paths)
+    type_raw_values(Settings, tree, raw)
+    settings = validate_model(Settings, tree, sources=layered.sources, what="configuration")
+    if request.partitions is not None:
+        if request.partitions < 1:
+            raise UsageError(f"--partitions must be ≥ 1, got {request.partitions}")
+        settings.spark.shuffle_partitions = request.partitions
+        layered.sources[("spark", "shuffle_partitions")] = "--partitions"
+    if request.salt is not None:
+        if request.salt < 1:
+            raise UsageError(f"--salt must be ≥ 1, got {request.salt}")
+        settings.spark.salt_buckets = request.salt
+        layered.sources[("spark", "salt_buckets")] = "--salt"
+    return settings
+
+
+def load_config(request: RunRequest, environ: Mapping[str, str] | None = None) -> tuple[JobSpec, LayeredConfig]:
+    """Resolve the job and build every config layer, the command line's included."""
+    env_map = dict(os.environ if environ is None else environ)
+    spec = resolve(request.job)
+    env = request.env or env_map.get("SPARKJOBS_ENV") or DEFAULT_ENV
+    conf_dir = request.conf_dir or Path(env_map.get("SPARKJOBS_CONF_DIR", DEFAULT_CONF_DIR))
+    layered = load_layers(
+        conf_dir,
+        env,
+        environ=env_map,
+        config_files=request.config_files,
+        require_env_dir=request.env is not None and request.env != DEFAULT_ENV,
+    )
+    prefix: Path_ = ("jobs", spec.config_name)
+    if request.json_config is not None:
+        layered.apply(nest(prefix, _parse_json(request.json_config)), "--json")
+    for key, value in request.extra_params.items():
+        layered.apply(nest((*prefix, key), value), "entry point")
+    for text in request.params:
+        path, value = _parse_param(text)
+        layered.apply(nest(prefix + path, value), "--param", raw=True)
+    return spec, layered
+
+
+def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> PreparedRun:
+    """Everything up to (not including) running the job; raises usage/config errors only."""
+    spec, layered = load_config(request, environ)
+    env = request.env or dict(os.environ if environ is None else environ).get("SPARKJOBS_ENV") or DEFAULT_ENV
+    settings = resolve_settings(layered, request)
+    job_tree, job_sources, job_raw = layered.section(("jobs", spec.config_name))
+    factory = spec.factory
+    if factory is not None and hasattr(factory, "validate_config"):
+        config = factory.validate_config(job_tree, sources=job_sources, raw_paths=job_raw)
+    else:  # a hand-written main(**kwargs): parameters are passed as given, YAML-typed
+        config = type_raw_values(None, dict(job_tree), job_raw)
+    params = config.model_dump() if isinstance(config, BaseModel) else dict(config)
+    context = JobContext(
+        job_name=spec.config_name,
+        run_id=request.run_id or new_run_id(),
+        env=env,
+        service_provider=request.service_provider,
+        has_spark=request.has_spark,
+        event_date=parse_event_date(request.event_date),
+        settings=settings,
+        dry_run=request.dry_run,
+        session=request.session,  # type: ignore[arg-type]
+    )
+    return PreparedRun(spec, context, params, config, layered, job_sources, request.session is not None)
+
+
+def execute(prepared: PreparedRun) -> Any:
+    """Call the module's ``main(**params, context=...)``; wrap job errors in :class:`JobFailedError`."""
+    ctx = prepared.context
+    try:
+        return prepared.spec.main(**prepared.params, context=ctx)
+    except SparkJobsError as exc:
+        if exc.exit_code == 2:
+            raise
+        raise JobFailedError(prepared.spec.name, ctx.run_id, exc) from exc
+    except Exception as exc:
+        raise JobFailedError(prepared.spec.name, ctx.run_id, exc) from exc
+    finally:
+        if not prepared.shares_session:
+            ctx.session.close()
+
+
+def run_job(request: RunRequest, environ: Mapping[str, str] | None = None) -> Any:
+    return execute(prepare(request, environ))
+
+
+def show_config(request: RunRequest, environ: Mapping[str, str] | None = None) -> list[tuple[str, Any, str]]:
+    """``(key, value, source)`` for every leaf of the job's merged config and the framework sections."""
+    prepared = prepare(request, environ)
+    rows: list[tuple[str, Any, str]] = []
+    cfg = prepared.config
+    job_plain = mask(cfg.model_dump(mode="json") if isinstance(cfg, BaseModel) else cfg)
+    prefix: Path_ = ("jobs", prepared.spec.config_name)
+    for path, value in iter_leaves(job_plain):
+        rows.append((join_key(prefix + path), value, prepared.layered.source_of(prefix + path)))
+    settings = prepared.context.settings.model_dump(mode="json", exclude={"jobs", "pipelines", "services"})
+    for path, value in iter_leaves(mask(settings)):
+        rows.append((join_key(path), value, prepared.layered.source_of(path)))
+    return rows

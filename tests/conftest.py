@@ -1,0 +1,67 @@
+"""Shared fixtures. One SparkSession for the whole test session; PostgreSQL from SPARKJOBS_TEST_PG_DSN.
+
+Tiers (markers): unit (no marker: no JVM, no database), ``spark``, ``postgres``, ``e2e``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """The one SparkSession of the test run, built by our own session factory."""
+    from sparkjobs.spark.session import build_session
+    from sparkjobs.spark.settings import SparkSettings
+
+    settings = SparkSettings(
+        app_name="sparkjobs-tests",
+        master="local[2]",
+        shuffle_partitions=2,
+        ui_enabled=False,
+        conf={"spark.default.parallelism": "2", "spark.sql.adaptive.coalescePartitions.enabled": "false"},
+    )
+    session, created = build_session(settings)
+    yield session
+    if created:
+        session.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> str:
+    """DSN of the test PostgreSQL. In CI a missing DSN or server is a failure, never a skip."""
+    dsn = os.environ.get("SPARKJOBS_TEST_PG_DSN")
+    if not dsn:
+        if IN_CI:
+            pytest.fail("SPARKJOBS_TEST_PG_DSN is not set in CI; .ci/run must export it")
+        pytest.skip("SPARKJOBS_TEST_PG_DSN not set (export it to run the postgres tier)")
+    try:
+        import psycopg
+
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            conn.execute("select 1")
+    except Exception as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at SPARKJOBS_TEST_PG_DSN is unreachable in CI: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    return dsn
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the cheap tiers first: unit → spark → postgres → e2e (one JVM, started once)."""
+    order = {"unit": 0, "spark": 1, "postgres": 2, "e2e": 3}
+
+    def tier(item: pytest.Item) -> int:
+        marks = {m.name for m in item.iter_markers()}
+        return max((order[m] for m in marks if m in order), default=0)
+
+    items.sort(key=tier)
