@@ -28,7 +28,11 @@ def spark() -> Iterator[object]:
         master="local[2]",
         shuffle_partitions=2,
         ui_enabled=False,
-        conf={"spark.default.parallelism": "2", "spark.sql.adaptive.coalescePartitions.enabled": "false"},
+        conf={
+            "spark.default.parallelism": "2",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.adaptive.coalescePartitions.enabled": "false",
+        },
     )
     session, created = build_session(settings)
     yield session

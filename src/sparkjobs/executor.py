@@ -6,6 +6,7 @@ runner all call :func:`prepare` and :func:`execute`; nothing travels through ``o
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ from sparkjobs.spark.session import SessionProvider
 
 DEFAULT_ENV = "dev"
 DEFAULT_CONF_DIR = Path("conf")
+OWN_MODEL_SECTIONS = frozenset({"jobs", "pipelines", "services"})
 
 
 @dataclass
@@ -102,8 +104,9 @@ def _parse_json(text: str | Mapping[str, Any]) -> dict[str, Any]:
 
 def resolve_settings(layered: LayeredConfig, request: RunRequest) -> Settings:
     """Validate the framework sections of the tree and apply --partitions/--salt explicitly."""
-    tree = {k: v for k, v in layered.tree.items()}
-    raw = set(layered.raw_paths)
+    tree = copy.deepcopy(layered.tree)
+    # job, pipeline and service sections are typed later by their own models
+    raw = {p for p in layered.raw_paths if p[0] not in OWN_MODEL_SECTIONS}
     type_raw_values(Settings, tree, raw)
     settings = validate_model(Settings, tree, sources=layered.sources, what="configuration")
     if request.partitions is not None:

@@ -1,0 +1,159 @@
+"""Every `sparkjobs` option, exit codes 0/1/2, and lazy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sparkjobs.cli import cli
+
+from .conftest import MODEL_JOB, PORTED_JOB
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def conf(tmp_path: Path, job_dir: Callable[[str, str], Path]) -> Path:
+    job_dir("acme.jobs.square", MODEL_JOB)
+    job_dir("legacy.echo", PORTED_JOB)
+    root = tmp_path / "conf"
+    (root / "base").mkdir(parents=True)
+    (root / "staging").mkdir()
+    (root / "base" / "jobs.yml").write_text("jobs:\n  square:\n    label: base\n")
+    (root / "staging" / "jobs.yml").write_text("jobs:\n  square:\n    label: staging\n")
+    return root
+
+
+def run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_run_success_prints_result_json(runner: CliRunner, conf: Path) -> None:
+    code, out, _ = run(runner, "run", "acme.jobs.square", "--conf-dir", str(conf), "--no-spark", "-p", "n=6")
+    assert code == 0
+    payload = json.loads(out.strip().splitlines()[-1])
+    assert payload["status"] == "success" and payload["result"] == {"square": 36, "label": "base"}
+
+
+def test_env_config_json_param_event_date_partitions_salt(runner: CliRunner, conf: Path, tmp_path: Path) -> None:
+    extra = tmp_path / "x.json"
+    extra.write_text(json.dumps({"jobs": {"square": {"ratio": 0.25}}}))
+    code, out, err = run(
+        runner, "run", "square", "--conf-dir", str(conf), "--env", "staging", "--config", str(extra),
+        "--json", '{"n": 3, "tags": ["a"]}', "--param", "flag=true", "--partitions", "7", "--salt", "4",
+        "--event-date", "2024-03-01", "--no-spark", "--dry-run", "--run-id", "run-42",
+    )
+    assert code == 2, err  # 'square' is not registered: only the dotted path resolves
+    code, out, err = run(
+        runner, "run", "acme.jobs.square", "--conf-dir", str(conf), "--env", "staging", "--config", str(extra),
+        "--json", '{"n": 3, "tags": ["a"]}', "--param", "flag=true", "--partitions", "7", "--salt", "4",
+        "--event-date", "2024-03-01", "--no-spark", "--dry-run", "--run-id", "run-42",
+    )
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["run_id"] == "run-42" and plan["env"] == "staging" and plan["event_date"] == "2024-03-01"
+    assert plan["has_spark"] is False and plan["salt_buckets"] == 4
+    assert plan["params"]["label"] == "staging" and plan["params"]["ratio"] == 0.25
+    assert plan["params"]["n"] == 3 and plan["params"]["tags"] == ["a"] and plan["params"]["flag"] is True
+
+
+def test_dry_run_shows_spark_conf_from_partitions(runner: CliRunner, conf: Path) -> None:
+    code, out, _ = run(runner, "run", "acme.jobs.square", "--conf-dir", str(conf), "-p", "n=1",
+                       "--partitions", "11", "--dry-run")
+    assert code == 0
+    plan = json.loads(out)
+    assert plan["spark_conf"]["spark.sql.shuffle.partitions"] == "11"
+    assert plan["master"] == "local[*]"
+
+
+def test_job_failure_exits_1_naming_job_run_and_cause(runner: CliRunner, conf: Path) -> None:
+    code, _, err = run(runner, "run", "acme.jobs.square", "--conf-dir", str(conf), "--no-spark",
+                       "-p", "n=-2", "--run-id", "r-9")
+    assert code == 1
+    assert "job 'square' failed (run_id=r-9): ValueError: negative n -2" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "nosuch_job"], "unknown job 'nosuch_job'"),
+        (["run", "helo_spark"], "did you mean: hello_spark?"),
+        (["run", "acme.jobs.square", "-p", "n=x"], "jobs.square.n = 'x'"),
+        (["run", "acme.jobs.square", "-p", "n=1", "-p", "nn=2"], "unknown parameter 'jobs.square.nn'"),
+        (["run", "acme.jobs.square", "-p", "n"], "expected key.path=value"),
+        (["run", "acme.jobs.square", "-p", "n=1", "--event-date", "2024-13-01"], "expected YYYY-MM-DD"),
+        (["run", "acme.jobs.square", "-p", "n=1", "--env", "nope"], "no configuration for environment 'nope'"),
+        (["run", "acme.jobs.square", "-p", "n=1", "--partitions", "0"], "--partitions must be"),
+        (["run", "acme.jobs.square", "--json", "{"], "--json is not valid JSON"),
+        (["run", "acme.jobs.square", "-p", "n=1", "--config", "/no/such.yml"], "config file not found"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(runner: CliRunner, conf: Path, args: list[str], needle: str) -> None:
+    code, _, err = run(runner, *args, "--conf-dir", str(conf), "--no-spark")
+    assert code == 2
+    assert needle in err
+
+
+def test_click_usage_error_exits_2(runner: CliRunner) -> None:
+    code, _, _ = run(runner, "run", "x", "--partitions", "many")
+    assert code == 2
+
+
+def test_list_filters(runner: CliRunner) -> None:
+    code, out, _ = run(runner, "list", "--format", "json")
+    assert code == 0
+    names = {row["name"] for row in json.loads(out)}
+    assert "hello_spark" in names
+    code, out, _ = run(runner, "list", "--stage", "silver", "--capability", "incremental", "--format", "json")
+    assert "hello_spark" in {row["name"] for row in json.loads(out)}
+    code, out, _ = run(runner, "list", "--stage", "bronze", "--capability", "serving", "--format", "json")
+    assert "hello_spark" not in {row["name"] for row in json.loads(out)}
+
+
+def test_describe_lists_parameters(runner: CliRunner, conf: Path) -> None:
+    code, out, _ = run(runner, "describe", "acme.jobs.square")
+    assert code == 0
+    assert "version:      2.1.0" in out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("n "))
+    assert "int" in line and "(required)" in line and "the number to square" in line
+    assert any(ln.strip().startswith("output.format") for ln in out.splitlines())
+
+
+def test_config_show_and_schema(runner: CliRunner, conf: Path) -> None:
+    code, out, _ = run(runner, "config", "show", "acme.jobs.square", "--conf-dir", str(conf), "--env", "staging",
+                       "-p", "n=2", "--format", "json")
+    assert code == 0
+    rows = {r["key"]: r for r in json.loads(out)}
+    assert rows["jobs.square.label"]["value"] == "staging"
+    assert rows["jobs.square.label"]["source"] == str(conf / "staging" / "jobs.yml")
+    assert rows["jobs.square.n"]["source"] == "--param"
+    code, out, _ = run(runner, "config", "schema", "acme.jobs.square")
+    schema = json.loads(out)
+    assert schema["required"] == ["n"] and schema["properties"]["n"]["type"] == "integer"
+    code, _, err = run(runner, "config", "schema", "legacy.echo")
+    assert code == 2 and "declares no config model" in err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["describe", "hello_spark"], ["run", "--help"]])
+def test_help_and_list_do_not_import_pyspark(argv: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from sparkjobs.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('PYSPARK_IMPORTED' if any(m == 'pyspark' or m.startswith('pyspark.') for m in sys.modules) else 'CLEAN')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip().splitlines()[-1] == "CLEAN", proc.stderr

@@ -1,0 +1,201 @@
+"""Layered configuration: precedence, provenance, file formats, errors that name things, secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from sparkjobs.config import parse_scalar
+from sparkjobs.config.files import read_config_file
+from sparkjobs.errors import ConfigError, UsageError
+from sparkjobs.executor import RunRequest, prepare, show_config
+
+from .conftest import MODEL_JOB, PORTED_JOB
+
+
+@pytest.fixture
+def conf(tmp_path: Path, job_dir: Callable[[str, str], Path]) -> Path:
+    job_dir("acme.jobs.square", MODEL_JOB)
+    job_dir("legacy.echo", PORTED_JOB)
+    root = tmp_path / "conf"
+    for layer in ("base", "prod", "local"):
+        (root / layer).mkdir(parents=True)
+    return root
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def req(conf: Path, job: str = "acme.jobs.square", **kw: Any) -> RunRequest:
+    return RunRequest(job=job, conf_dir=conf, has_spark=False, **kw)
+
+
+def test_precedence_base_env_local_envvar_configfile_cli(conf: Path, tmp_path: Path) -> None:
+    write(conf / "base" / "jobs.yml", "jobs:\n  square:\n    n: 1\n    label: base\n    ratio: 0.1\n    tags: [b]\n"
+          "    output: {path: base/out}\nspark:\n  shuffle_partitions: 3\n")
+    write(conf / "prod" / "jobs.json", json.dumps({"jobs": {"square": {"n": 2, "label": "prod"}}}))
+    write(conf / "local" / "me.toml", "[jobs.square]\nn = 3\n")
+    extra = write(tmp_path / "extra.yml", "jobs:\n  square:\n    ratio: 0.9\n")
+    environ = {"SPARKJOBS__JOBS__SQUARE__LABEL": "from-env", "SPARKJOBS__SPARK__SHUFFLE_PARTITIONS": "5"}
+    prepared = prepare(req(conf, env="prod", config_files=[extra], params=["n=4"]), environ)
+    cfg = prepared.config
+    assert (cfg.n, cfg.label, cfg.ratio, cfg.tags, cfg.output.path) == (4, "from-env", 0.9, ["b"], "base/out")
+    assert prepared.context.settings.spark.shuffle_partitions == 5
+    rows = {k: (v, s) for k, v, s in show_config(req(conf, env="prod", config_files=[extra], params=["n=4"]),
+                                                 environ)}
+    assert rows["jobs.square.n"] == (4, "--param")
+    assert rows["jobs.square.label"] == ("from-env", "env SPARKJOBS__JOBS__SQUARE__LABEL")
+    assert rows["jobs.square.ratio"] == (0.9, f"--config {extra}")
+    assert rows["jobs.square.tags"] == (["b"], str(conf / "base" / "jobs.yml"))
+    assert rows["jobs.square.output.format"] == ("parquet", "default")
+    assert rows["spark.shuffle_partitions"] == (5, "env SPARKJOBS__SPARK__SHUFFLE_PARTITIONS")
+
+
+def test_cli_flags_win_over_every_file_layer(conf: Path) -> None:
+    write(conf / "base" / "spark.yml", "spark:\n  shuffle_partitions: 3\n  salt_buckets: 2\n")
+    prepared = prepare(req(conf, params=["n=1"], partitions=17, salt=24), {})
+    assert prepared.context.settings.spark.shuffle_partitions == 17
+    assert prepared.context.settings.spark.salt_buckets == 24
+    assert prepared.layered.source_of(("spark", "shuffle_partitions")) == "--partitions"
+
+
+def test_json_config_then_params(conf: Path) -> None:
+    prepared = prepare(req(conf, json_config='{"n": 5, "label": "j", "output": {"format": "csv"}}',
+                           params=["label=p"]), {})
+    assert (prepared.config.n, prepared.config.label, prepared.config.output.format) == (5, "p", "csv")
+
+
+def test_same_key_in_two_files_of_one_layer_names_both(conf: Path) -> None:
+    a = write(conf / "base" / "a.yml", "jobs:\n  square:\n    n: 1\n")
+    b = write(conf / "base" / "b.yml", "jobs:\n  square:\n    n: 2\n")
+    with pytest.raises(ConfigError) as info:
+        prepare(req(conf), {})
+    assert str(a) in str(info.value) and str(b) in str(info.value)
+    assert info.value.key == "jobs.square.n"
+
+
+def test_different_keys_in_two_files_of_one_layer_merge(conf: Path) -> None:
+    write(conf / "base" / "a.yml", "jobs:\n  square:\n    n: 1\n")
+    write(conf / "base" / "b.yml", "jobs:\n  square:\n    label: b\n")
+    assert prepare(req(conf), {}).config.label == "b"
+
+
+def test_validation_error_names_file_key_value_expected(conf: Path) -> None:
+    bad = write(conf / "base" / "jobs.yml", "jobs:\n  square:\n    n: lots\n")
+    with pytest.raises(ConfigError) as info:
+        prepare(req(conf), {})
+    err = info.value
+    assert err.file == str(bad) and err.key == "jobs.square.n" and err.value == "lots"
+    assert "integer" in (err.expected or "")
+    assert str(bad) in str(err)
+
+
+def test_unknown_top_level_section_is_named(conf: Path) -> None:
+    bad = write(conf / "base" / "x.yml", "sprak:\n  master: local\n")
+    with pytest.raises(ConfigError) as info:
+        prepare(req(conf, params=["n=1"]), {})
+    assert "unknown parameter 'sprak.master'" in str(info.value) or "unknown parameter 'sprak'" in str(info.value)
+    assert str(bad) in str(info.value)
+
+
+def test_invalid_yaml_names_file_and_line(conf: Path) -> None:
+    bad = write(conf / "base" / "broken.yml", "jobs:\n  square:\n    n: [1, 2\n")
+    with pytest.raises(ConfigError, match=rf"{bad}:\d+:\d+"):
+        prepare(req(conf), {})
+
+
+def test_duplicate_key_inside_one_yaml_file(conf: Path) -> None:
+    write(conf / "base" / "dup.yml", "jobs:\n  square:\n    n: 1\n    n: 2\n")
+    with pytest.raises(ConfigError, match="duplicate key 'n'"):
+        prepare(req(conf), {})
+
+
+def test_unknown_env_is_an_error_listing_known_ones(conf: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no configuration for environment 'prdo'.*\['prod'\]"):
+        prepare(req(conf, env="prdo", params=["n=1"]), {})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("21", 21), ("true", True), ("1.5", 1.5), ("[1, 2]", [1, 2]), ("a=b:c", "a=b:c"), ("x: y", "x: y"),
+     ("null", None), ("s3://bucket/k=v/x", "s3://bucket/k=v/x"), ("2024-01-02", __import__("datetime").date(2024, 1, 2))],
+)
+def test_parse_scalar(text: str, expected: Any) -> None:
+    assert parse_scalar(text) == expected
+
+
+def test_params_are_typed_by_the_model(conf: Path) -> None:
+    prepared = prepare(req(conf, params=["n=21", "label=1.10", "flag=true", "tags=[a, b]",
+                                         "output.path=s3://b/k=v:1"]), {})
+    cfg = prepared.config
+    assert cfg.n == 21 and cfg.label == "1.10" and cfg.flag is True and cfg.tags == ["a", "b"]
+    assert cfg.output.path == "s3://b/k=v:1"
+
+
+def test_env_values_are_typed_by_the_model(conf: Path) -> None:
+    environ = {"SPARKJOBS__JOBS__SQUARE__N": "8", "SPARKJOBS__JOBS__SQUARE__LABEL": "007",
+               "SPARKJOBS__JOBS__SQUARE__TAGS": "[x]"}
+    cfg = prepare(req(conf), environ).config
+    assert (cfg.n, cfg.label, cfg.tags) == (8, "007", ["x"])
+
+
+def test_ported_job_params_are_yaml_scalars(conf: Path) -> None:
+    prepared = prepare(req(conf, job="legacy.echo", params=["year=21", "dry=true", "path=a=b:c"]), {})
+    assert prepared.params == {"year": 21, "dry": True, "path": "a=b:c"}
+
+
+def test_bad_param_syntax(conf: Path) -> None:
+    with pytest.raises(UsageError, match="expected key.path=value"):
+        prepare(req(conf, params=["n"]), {})
+    with pytest.raises(UsageError, match="bad key path"):
+        prepare(req(conf, params=["a..b=1"]), {})
+
+
+def test_bad_json_config(conf: Path) -> None:
+    with pytest.raises(ConfigError, match="--json is not valid JSON"):
+        prepare(req(conf, json_config="{n: 1}"), {})
+    with pytest.raises(ConfigError, match="must be a JSON object"):
+        prepare(req(conf, json_config="[1]"), {})
+
+
+def test_secrets_are_masked_everywhere(conf: Path, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "hunter2-very-secret"
+    environ = {"SPARKJOBS__JOBS__SQUARE__PASSWORD": secret}
+    prepared = prepare(req(conf, params=["n=1"]), environ)
+    assert isinstance(prepared.config.password, SecretStr)
+    assert prepared.config.password.get_secret_value() == secret
+    assert secret not in repr(prepared.config)
+    assert secret not in json.dumps(prepared.plan(), default=str)
+    rows = show_config(req(conf, params=["n=1"]), environ)
+    assert secret not in repr(rows)
+    assert ("jobs.square.password", "**********", "env SPARKJOBS__JOBS__SQUARE__PASSWORD") in rows \
+        or any(k == "jobs.square.password" and v != secret for k, v, _ in rows)
+    # a DSN with a password in a log message is masked by our formatters
+    from sparkjobs.observability.logging import JsonFormatter
+
+    record = logging.LogRecord("sparkjobs.x", logging.INFO, __file__, 1,
+                               "connecting to postgresql://app:%s@db:5432/x", (secret,), None)
+    assert secret not in JsonFormatter().format(record)
+
+
+def test_secret_named_keys_are_masked_for_jobs_without_model(conf: Path) -> None:
+    rows = show_config(req(conf, job="legacy.echo", params=["db_password=s3cr3t", "user=bob"]), {})
+    values = {k: v for k, v, _ in rows}
+    assert values["jobs.echo.db_password"] == "********"
+    assert values["jobs.echo.user"] == "bob"
+
+
+def test_read_config_file_rejects_non_mapping(tmp_path: Path) -> None:
+    path = write(tmp_path / "list.yml", "- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping at the top level"):
+        read_config_file(path)
+    with pytest.raises(ConfigError, match="unsupported config file type"):
+        read_config_file(write(tmp_path / "x.ini", "a=1"))

@@ -1,0 +1,80 @@
+"""The template method: call order, the failure path and the final run()."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sparkjobs import AbstractJob, JobContractError
+
+
+class RecordingJob(AbstractJob):
+    def __init__(self, fail_in: str | None = None) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.fail_in = fail_in
+
+    def execute_job(self, **kwargs: Any) -> Any:
+        self.calls.append(("execute_job", kwargs))
+        if self.fail_in == "execute":
+            raise KeyError("missing column 'rating'")
+        return {"rows": 3}
+
+    def on_success(self, result: Any) -> None:
+        self.calls.append(("on_success", result))
+        if self.fail_in == "success":
+            raise RuntimeError("could not publish event")
+
+    def on_failure(self, error_message: str) -> None:
+        self.calls.append(("on_failure", error_message))
+        if self.fail_in == "failure-hook":
+            raise OSError("alerting is down")
+
+
+def test_run_calls_execute_then_on_success_and_returns_result() -> None:
+    job = RecordingJob()
+    assert job.run(day="2024-01-02", n=1) == {"rows": 3}
+    assert job.calls == [("execute_job", {"day": "2024-01-02", "n": 1}), ("on_success", {"rows": 3})]
+
+
+def test_failure_calls_on_failure_once_and_reraises_the_original() -> None:
+    job = RecordingJob(fail_in="execute")
+    with pytest.raises(KeyError) as info:
+        job.run()
+    assert info.value.args == ("missing column 'rating'",)
+    assert [c[0] for c in job.calls] == ["execute_job", "on_failure"]
+    assert job.calls[1][1] == "KeyError: \"missing column 'rating'\""
+
+
+def test_on_success_raising_goes_through_on_failure() -> None:
+    job = RecordingJob(fail_in="success")
+    with pytest.raises(RuntimeError, match="could not publish event"):
+        job.run()
+    assert [c[0] for c in job.calls] == ["execute_job", "on_success", "on_failure"]
+
+
+def test_a_failing_failure_hook_does_not_hide_the_jobs_error() -> None:
+    class Both(RecordingJob):
+        def execute_job(self, **kwargs: Any) -> Any:
+            raise ValueError("bad rating -1")
+
+    job = Both(fail_in="failure-hook")
+    with pytest.raises(ValueError, match="bad rating -1"):
+        job.run()
+
+
+def test_overriding_run_fails_at_class_creation() -> None:
+    with pytest.raises(JobContractError, match="overrides AbstractJob.run"):
+
+        class Sneaky(RecordingJob):
+            def run(self, **kwargs: Any) -> Any:  # type: ignore[misc]
+                return None
+
+
+def test_hooks_are_abstract() -> None:
+    class Incomplete(AbstractJob):
+        def execute_job(self, **kwargs: Any) -> Any:
+            return 1
+
+    with pytest.raises(TypeError, match="on_failure"):
+        Incomplete()  # type: ignore[abstract]
