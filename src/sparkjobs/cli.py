@@ -35,11 +35,11 @@ class LazyGroup(click.Group):
             target = LAZY_SUBCOMMANDS[cmd_name][0]
             module_name, attr = target.split(":")
             module = importlib.import_module(module_name)
-            return getattr(module, attr)  # type: ignore[no-any-return]
+            return getattr(module, attr)
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = []
+        rows: list[tuple[str, str]] = []
         for name in self.list_commands(ctx):
             if name in LAZY_SUBCOMMANDS:
                 rows.append((name, LAZY_SUBCOMMANDS[name][1]))
@@ -75,19 +75,33 @@ def cli() -> None:
 
 # -- shared options -------------------------------------------------------------------------------
 def config_options(func: Any) -> Any:
-    func = click.option("--env", "env", default=None, help="environment: conf/<env>/ is layered on conf/base/")(func)
     func = click.option(
-        "--conf-dir", type=click.Path(path_type=Path), default=None, help="configuration root (default ./conf)"
+        "--env", "env", default=None, help="environment: conf/<env>/ is layered on conf/base/"
     )(func)
     func = click.option(
-        "--config", "config_files", multiple=True, type=click.Path(path_type=Path),
+        "--conf-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="configuration root (default ./conf)",
+    )(func)
+    func = click.option(
+        "--config",
+        "config_files",
+        multiple=True,
+        type=click.Path(path_type=Path),
         help="extra config file (YAML/JSON/TOML, same shape as conf/ files); repeatable, later wins",
     )(func)
     func = click.option(
-        "--param", "-p", "params", multiple=True, metavar="KEY.PATH=VALUE",
+        "--param",
+        "-p",
+        "params",
+        multiple=True,
+        metavar="KEY.PATH=VALUE",
         help="set one job parameter; typed by the job's model; repeatable",
     )(func)
-    func = click.option("--json", "json_config", default=None, metavar="JSON", help="the whole job config as JSON")(func)
+    func = click.option(
+        "--json", "json_config", default=None, metavar="JSON", help="the whole job config as JSON"
+    )(func)
     return func
 
 
@@ -103,7 +117,9 @@ def _request(job: str, **kw: Any) -> Any:
 @click.option("--partitions", type=int, default=None, help="spark.sql.shuffle.partitions for this run")
 @click.option("--salt", type=int, default=None, help="salt bucket count for salted joins")
 @click.option("--has-spark/--no-spark", "has_spark", default=True, help="whether the run may use Spark")
-@click.option("--event-date", default=None, metavar="YYYY-MM-DD", help="logical date (default: yesterday, UTC)")
+@click.option(
+    "--event-date", default=None, metavar="YYYY-MM-DD", help="logical date (default: yesterday, UTC)"
+)
 @click.option("--dry-run", is_flag=True, help="validate and print the resolved plan; touch nothing")
 @click.option("--service-provider", default="local", help="where this runs: local, container, emr, ...")
 @click.option("--run-id", default=None, help="use this run id instead of a generated one")
@@ -129,8 +145,18 @@ def run_command(job: str, log_format: str | None, **kw: Any) -> None:
         fail(exc, _exit_code(exc))
         return
     elapsed = time.perf_counter() - started
-    click.echo(json.dumps({"job": prepared.spec.name, "run_id": ctx.run_id, "status": "success",
-                           "duration_s": round(elapsed, 3), "result": result}, default=str))
+    click.echo(
+        json.dumps(
+            {
+                "job": prepared.spec.name,
+                "run_id": ctx.run_id,
+                "status": "success",
+                "duration_s": round(elapsed, 3),
+                "result": result,
+            },
+            default=str,
+        )
+    )
 
 
 @cli.command("list")
@@ -141,14 +167,23 @@ def list_command(stage: str | None, capability: str | None, fmt: str) -> None:
     """Registered jobs with one-line descriptions."""
     from sparkjobs.registry import list_jobs
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec, meta in list_jobs(stage, capability):
         if isinstance(meta, Exception):
-            rows.append({"name": spec.name, "module": spec.module_name, "error": f"{type(meta).__name__}: {meta}"})
+            rows.append(
+                {"name": spec.name, "module": spec.module_name, "error": f"{type(meta).__name__}: {meta}"}
+            )
         else:
-            rows.append({"name": spec.name, "module": spec.module_name, "stage": meta.stage or "",
-                         "version": meta.version, "capabilities": sorted(meta.capabilities),
-                         "description": meta.description})
+            rows.append(
+                {
+                    "name": spec.name,
+                    "module": spec.module_name,
+                    "stage": meta.stage or "",
+                    "version": meta.version,
+                    "capabilities": sorted(meta.capabilities),
+                    "description": meta.description,
+                }
+            )
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -161,8 +196,10 @@ def list_command(stage: str | None, capability: str | None, fmt: str) -> None:
             click.echo(f"{r['name']:<{width}}  BROKEN: {r['error']}")
         else:
             caps = ",".join(r["capabilities"])
-            click.echo(f"{r['name']:<{width}}  {r['stage'] or '-':<6}  v{r['version']:<7} {r['description']}"
-                       + (f"  [{caps}]" if caps else ""))
+            click.echo(
+                f"{r['name']:<{width}}  {r['stage'] or '-':<6}  v{r['version']:<7} {r['description']}"
+                + (f"  [{caps}]" if caps else "")
+            )
 
 
 @cli.command("describe")
@@ -196,7 +233,9 @@ def config_show(job: str, fmt: str, **kw: Any) -> None:
         fail(exc, _exit_code(exc))
         return
     if fmt == "json":
-        click.echo(json.dumps([{"key": k, "value": v, "source": s} for k, v, s in rows], indent=2, default=str))
+        click.echo(
+            json.dumps([{"key": k, "value": v, "source": s} for k, v, s in rows], indent=2, default=str)
+        )
         return
     width = max((len(k) for k, _, _ in rows), default=10)
     for key, value, source in rows:

@@ -122,7 +122,9 @@ def resolve_settings(layered: LayeredConfig, request: RunRequest) -> Settings:
     return settings
 
 
-def load_config(request: RunRequest, environ: Mapping[str, str] | None = None) -> tuple[JobSpec, LayeredConfig]:
+def load_config(
+    request: RunRequest, environ: Mapping[str, str] | None = None
+) -> tuple[JobSpec, LayeredConfig]:
     """Resolve the job and build every config layer, the command line's included."""
     env_map = dict(os.environ if environ is None else environ)
     spec = resolve(request.job)

@@ -50,7 +50,7 @@ class AbstractJobFactory(ABC, Generic[C]):
 
     @property
     def config(self) -> C:
-        return self._config  # type: ignore[no-any-return]
+        return self._config
 
     @property
     def spark(self) -> Any:
@@ -82,7 +82,11 @@ class AbstractJobFactory(ABC, Generic[C]):
         if cls.config_model is None:
             return data
         return validate_model(
-            cls.config_model, data, sources=sources, prefix=("jobs", cls.name()), what=f"config for job {cls.name()!r}"
+            cls.config_model,
+            data,
+            sources=sources,
+            prefix=("jobs", cls.name()),
+            what=f"config for job {cls.name()!r}",
         )
 
     @classmethod
@@ -108,8 +112,9 @@ class AbstractJobFactory(ABC, Generic[C]):
         try:
             job = self.create_job(**job_kwargs)
             if not isinstance(job, AbstractJob):
+                got = type(job).__name__
                 raise JobContractError(
-                    f"{type(self).__qualname__}.create_job() returned {type(job).__name__}, expected an AbstractJob"
+                    f"{type(self).__qualname__}.create_job() returned {got}, expected an AbstractJob"
                 )
             result = job.run(**job_kwargs)
         except BaseException:

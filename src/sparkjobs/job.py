@@ -2,8 +2,9 @@
 
 ``run(**kwargs)`` calls ``execute_job(**kwargs)``, then ``on_success(result)`` and returns the
 result; on any exception (from ``execute_job`` or from ``on_success``, as in the seed framework) it
-calls ``on_failure(error_message)`` exactly once and re-raises the original exception. Subclasses implement the three hooks and never the control flow: a subclass
-that defines ``run`` fails at class creation.
+calls ``on_failure(error_message)`` exactly once and re-raises the original exception.
+Subclasses implement the three hooks and never the control flow: a subclass that defines ``run``
+fails at class creation.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ class AbstractJob(ABC):
             try:
                 self.on_failure(message)
             except Exception:  # a failing failure hook must not hide the original error
-                log.exception("on_failure hook of %s raised; re-raising the job's own error", type(self).__name__)
+                log.exception(
+                    "on_failure hook of %s raised; re-raising the job's own error", type(self).__name__
+                )
             raise
         return result
 

@@ -48,7 +48,7 @@ class JobSpec:
                 f"job module {self.module_name!r} has no main(**kwargs); add `main = make_main(YourFactory)` "
                 "or a `def main(**kwargs)` that runs your factory"
             )
-        return main  # type: ignore[no-any-return]
+        return main
 
     @property
     def factory(self) -> type | None:
@@ -76,9 +76,9 @@ class JobSpec:
     @property
     def config_name(self) -> str:
         """The key under ``jobs:`` in configuration files."""
-        factory = self.factory
-        if factory is not None and getattr(factory, "job_name", None):
-            return str(factory.job_name)
+        job_name = getattr(self.factory, "job_name", None)
+        if job_name:
+            return str(job_name)
         return self.name
 
 
@@ -89,7 +89,9 @@ def import_job_module(module_name: str, shown_name: str | None = None) -> Module
         missing = exc.name or ""
         if missing and (module_name == missing or module_name.startswith(missing + ".")):
             raise JobNotFoundError(
-                shown_name or module_name, close_matches(shown_name or module_name), reason=f"no module {missing!r}"
+                shown_name or module_name,
+                close_matches(shown_name or module_name),
+                reason=f"no module {missing!r}",
             ) from None
         raise JobContractError(
             f"job module {module_name!r} could not be imported: it needs {missing!r}, which is not installed"
@@ -129,14 +131,18 @@ def resolve(ref: str) -> JobSpec:
         if spec.module_name == ref:
             return spec
     if not all(part.isidentifier() for part in ref.split(".")):
-        raise JobNotFoundError(ref, close_matches(ref), reason="not a registered name or a dotted module path")
+        raise JobNotFoundError(
+            ref, close_matches(ref), reason="not a registered name or a dotted module path"
+        )
     module = import_job_module(ref)
     spec = JobSpec(ref.rsplit(".", 1)[-1], ref, "module path", module)
     spec.main  # noqa: B018 - raises JobContractError when the module breaks the contract
     return spec
 
 
-def list_jobs(stage: str | None = None, capability: str | None = None) -> list[tuple[JobSpec, JobMetadata | Exception]]:
+def list_jobs(
+    stage: str | None = None, capability: str | None = None
+) -> list[tuple[JobSpec, JobMetadata | Exception]]:
     """Registered jobs with their metadata (or the error loading them), filtered."""
     out: list[tuple[JobSpec, JobMetadata | Exception]] = []
     for spec in registered().values():

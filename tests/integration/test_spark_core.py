@@ -26,7 +26,9 @@ def test_fixture_session_has_our_settings(spark: Any) -> None:
 
 
 def test_reused_session_gets_runtime_sql_settings_and_is_not_stopped(spark: Any) -> None:
-    settings = SparkSettings(shuffle_partitions=7, adaptive_enabled=False, conf={"spark.sql.ansi.enabled": "true"})
+    settings = SparkSettings(
+        shuffle_partitions=7, adaptive_enabled=False, conf={"spark.sql.ansi.enabled": "true"}
+    )
     provider = SessionProvider(settings)
     session = provider.get()
     try:
@@ -41,9 +43,16 @@ def test_reused_session_gets_runtime_sql_settings_and_is_not_stopped(spark: Any)
 
 
 def test_partitions_flag_reaches_the_real_session(spark: Any, tmp_path: Path) -> None:
-    prepared = prepare(RunRequest(job="hello_spark", partitions=5, conf_dir=tmp_path,
-                                  params=[f"output_path={tmp_path / 'out'}", "rows=40", "items=3", "days=2"],
-                                  event_date="2024-05-10"), {})
+    prepared = prepare(
+        RunRequest(
+            job="hello_spark",
+            partitions=5,
+            conf_dir=tmp_path,
+            params=[f"output_path={tmp_path / 'out'}", "rows=40", "items=3", "days=2"],
+            event_date="2024-05-10",
+        ),
+        {},
+    )
     result = execute(prepared)
     try:
         assert spark.conf.get("spark.sql.shuffle.partitions") == "5"
@@ -56,8 +65,17 @@ def test_hello_spark_rerun_replaces_only_its_dates(spark: Any, tmp_path: Path) -
     out = tmp_path / "counts"
 
     def run(day: str, rows: int) -> None:
-        execute(prepare(RunRequest(job="hello_spark", conf_dir=tmp_path, event_date=day,
-                                   params=[f"output_path={out}", f"rows={rows}", "items=2", "days=1"]), {}))
+        execute(
+            prepare(
+                RunRequest(
+                    job="hello_spark",
+                    conf_dir=tmp_path,
+                    event_date=day,
+                    params=[f"output_path={out}", f"rows={rows}", "items=2", "days=1"],
+                ),
+                {},
+            )
+        )
 
     run("2024-01-01", 10)
     run("2024-01-02", 6)

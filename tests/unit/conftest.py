@@ -108,7 +108,9 @@ def job_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callabl
 
     yield write
     for name in list(sys.modules):
-        if any(name == w or name.startswith(w.split(".")[0] + ".") or name == w.split(".")[0] for w in written):
+        if any(
+            name == w or name.startswith(w.split(".")[0] + ".") or name == w.split(".")[0] for w in written
+        ):
             del sys.modules[name]
 
 

@@ -45,19 +45,61 @@ def test_run_success_prints_result_json(runner: CliRunner, conf: Path) -> None:
     assert payload["status"] == "success" and payload["result"] == {"square": 36, "label": "base"}
 
 
-def test_env_config_json_param_event_date_partitions_salt(runner: CliRunner, conf: Path, tmp_path: Path) -> None:
+def test_env_config_json_param_event_date_partitions_salt(
+    runner: CliRunner, conf: Path, tmp_path: Path
+) -> None:
     extra = tmp_path / "x.json"
     extra.write_text(json.dumps({"jobs": {"square": {"ratio": 0.25}}}))
     code, out, err = run(
-        runner, "run", "square", "--conf-dir", str(conf), "--env", "staging", "--config", str(extra),
-        "--json", '{"n": 3, "tags": ["a"]}', "--param", "flag=true", "--partitions", "7", "--salt", "4",
-        "--event-date", "2024-03-01", "--no-spark", "--dry-run", "--run-id", "run-42",
+        runner,
+        "run",
+        "square",
+        "--conf-dir",
+        str(conf),
+        "--env",
+        "staging",
+        "--config",
+        str(extra),
+        "--json",
+        '{"n": 3, "tags": ["a"]}',
+        "--param",
+        "flag=true",
+        "--partitions",
+        "7",
+        "--salt",
+        "4",
+        "--event-date",
+        "2024-03-01",
+        "--no-spark",
+        "--dry-run",
+        "--run-id",
+        "run-42",
     )
     assert code == 2, err  # 'square' is not registered: only the dotted path resolves
     code, out, err = run(
-        runner, "run", "acme.jobs.square", "--conf-dir", str(conf), "--env", "staging", "--config", str(extra),
-        "--json", '{"n": 3, "tags": ["a"]}', "--param", "flag=true", "--partitions", "7", "--salt", "4",
-        "--event-date", "2024-03-01", "--no-spark", "--dry-run", "--run-id", "run-42",
+        runner,
+        "run",
+        "acme.jobs.square",
+        "--conf-dir",
+        str(conf),
+        "--env",
+        "staging",
+        "--config",
+        str(extra),
+        "--json",
+        '{"n": 3, "tags": ["a"]}',
+        "--param",
+        "flag=true",
+        "--partitions",
+        "7",
+        "--salt",
+        "4",
+        "--event-date",
+        "2024-03-01",
+        "--no-spark",
+        "--dry-run",
+        "--run-id",
+        "run-42",
     )
     assert code == 0, err
     plan = json.loads(out)
@@ -68,8 +110,18 @@ def test_env_config_json_param_event_date_partitions_salt(runner: CliRunner, con
 
 
 def test_dry_run_shows_spark_conf_from_partitions(runner: CliRunner, conf: Path) -> None:
-    code, out, _ = run(runner, "run", "acme.jobs.square", "--conf-dir", str(conf), "-p", "n=1",
-                       "--partitions", "11", "--dry-run")
+    code, out, _ = run(
+        runner,
+        "run",
+        "acme.jobs.square",
+        "--conf-dir",
+        str(conf),
+        "-p",
+        "n=1",
+        "--partitions",
+        "11",
+        "--dry-run",
+    )
     assert code == 0
     plan = json.loads(out)
     assert plan["spark_conf"]["spark.sql.shuffle.partitions"] == "11"
@@ -77,8 +129,18 @@ def test_dry_run_shows_spark_conf_from_partitions(runner: CliRunner, conf: Path)
 
 
 def test_job_failure_exits_1_naming_job_run_and_cause(runner: CliRunner, conf: Path) -> None:
-    code, _, err = run(runner, "run", "acme.jobs.square", "--conf-dir", str(conf), "--no-spark",
-                       "-p", "n=-2", "--run-id", "r-9")
+    code, _, err = run(
+        runner,
+        "run",
+        "acme.jobs.square",
+        "--conf-dir",
+        str(conf),
+        "--no-spark",
+        "-p",
+        "n=-2",
+        "--run-id",
+        "r-9",
+    )
     assert code == 1
     assert "job 'square' failed (run_id=r-9): ValueError: negative n -2" in err
 
@@ -92,13 +154,18 @@ def test_job_failure_exits_1_naming_job_run_and_cause(runner: CliRunner, conf: P
         (["run", "acme.jobs.square", "-p", "n=1", "-p", "nn=2"], "unknown parameter 'jobs.square.nn'"),
         (["run", "acme.jobs.square", "-p", "n"], "expected key.path=value"),
         (["run", "acme.jobs.square", "-p", "n=1", "--event-date", "2024-13-01"], "expected YYYY-MM-DD"),
-        (["run", "acme.jobs.square", "-p", "n=1", "--env", "nope"], "no configuration for environment 'nope'"),
+        (
+            ["run", "acme.jobs.square", "-p", "n=1", "--env", "nope"],
+            "no configuration for environment 'nope'",
+        ),
         (["run", "acme.jobs.square", "-p", "n=1", "--partitions", "0"], "--partitions must be"),
         (["run", "acme.jobs.square", "--json", "{"], "--json is not valid JSON"),
         (["run", "acme.jobs.square", "-p", "n=1", "--config", "/no/such.yml"], "config file not found"),
     ],
 )
-def test_bad_input_exits_2_with_a_clear_message(runner: CliRunner, conf: Path, args: list[str], needle: str) -> None:
+def test_bad_input_exits_2_with_a_clear_message(
+    runner: CliRunner, conf: Path, args: list[str], needle: str
+) -> None:
     code, _, err = run(runner, *args, "--conf-dir", str(conf), "--no-spark")
     assert code == 2
     assert needle in err
@@ -130,8 +197,20 @@ def test_describe_lists_parameters(runner: CliRunner, conf: Path) -> None:
 
 
 def test_config_show_and_schema(runner: CliRunner, conf: Path) -> None:
-    code, out, _ = run(runner, "config", "show", "acme.jobs.square", "--conf-dir", str(conf), "--env", "staging",
-                       "-p", "n=2", "--format", "json")
+    code, out, _ = run(
+        runner,
+        "config",
+        "show",
+        "acme.jobs.square",
+        "--conf-dir",
+        str(conf),
+        "--env",
+        "staging",
+        "-p",
+        "n=2",
+        "--format",
+        "json",
+    )
     assert code == 0
     rows = {r["key"]: r for r in json.loads(out)}
     assert rows["jobs.square.label"]["value"] == "staging"
@@ -153,7 +232,8 @@ def test_help_and_list_do_not_import_pyspark(argv: list[str]) -> None:
         f"    main({argv!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print('PYSPARK_IMPORTED' if any(m == 'pyspark' or m.startswith('pyspark.') for m in sys.modules) else 'CLEAN')\n"
+        "loaded = any(m == 'pyspark' or m.startswith('pyspark.') for m in sys.modules)\n"
+        "print('PYSPARK_IMPORTED' if loaded else 'CLEAN')\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip().splitlines()[-1] == "CLEAN", proc.stderr

@@ -39,8 +39,11 @@ def req(conf: Path, job: str = "acme.jobs.square", **kw: Any) -> RunRequest:
 
 
 def test_precedence_base_env_local_envvar_configfile_cli(conf: Path, tmp_path: Path) -> None:
-    write(conf / "base" / "jobs.yml", "jobs:\n  square:\n    n: 1\n    label: base\n    ratio: 0.1\n    tags: [b]\n"
-          "    output: {path: base/out}\nspark:\n  shuffle_partitions: 3\n")
+    write(
+        conf / "base" / "jobs.yml",
+        "jobs:\n  square:\n    n: 1\n    label: base\n    ratio: 0.1\n    tags: [b]\n"
+        "    output: {path: base/out}\nspark:\n  shuffle_partitions: 3\n",
+    )
     write(conf / "prod" / "jobs.json", json.dumps({"jobs": {"square": {"n": 2, "label": "prod"}}}))
     write(conf / "local" / "me.toml", "[jobs.square]\nn = 3\n")
     extra = write(tmp_path / "extra.yml", "jobs:\n  square:\n    ratio: 0.9\n")
@@ -49,8 +52,10 @@ def test_precedence_base_env_local_envvar_configfile_cli(conf: Path, tmp_path: P
     cfg = prepared.config
     assert (cfg.n, cfg.label, cfg.ratio, cfg.tags, cfg.output.path) == (4, "from-env", 0.9, ["b"], "base/out")
     assert prepared.context.settings.spark.shuffle_partitions == 5
-    rows = {k: (v, s) for k, v, s in show_config(req(conf, env="prod", config_files=[extra], params=["n=4"]),
-                                                 environ)}
+    rows = {
+        k: (v, s)
+        for k, v, s in show_config(req(conf, env="prod", config_files=[extra], params=["n=4"]), environ)
+    }
     assert rows["jobs.square.n"] == (4, "--param")
     assert rows["jobs.square.label"] == ("from-env", "env SPARKJOBS__JOBS__SQUARE__LABEL")
     assert rows["jobs.square.ratio"] == (0.9, f"--config {extra}")
@@ -68,8 +73,9 @@ def test_cli_flags_win_over_every_file_layer(conf: Path) -> None:
 
 
 def test_json_config_then_params(conf: Path) -> None:
-    prepared = prepare(req(conf, json_config='{"n": 5, "label": "j", "output": {"format": "csv"}}',
-                           params=["label=p"]), {})
+    prepared = prepare(
+        req(conf, json_config='{"n": 5, "label": "j", "output": {"format": "csv"}}', params=["label=p"]), {}
+    )
     assert (prepared.config.n, prepared.config.label, prepared.config.output.format) == (5, "p", "csv")
 
 
@@ -102,7 +108,9 @@ def test_unknown_top_level_section_is_named(conf: Path) -> None:
     bad = write(conf / "base" / "x.yml", "sprak:\n  master: local\n")
     with pytest.raises(ConfigError) as info:
         prepare(req(conf, params=["n=1"]), {})
-    assert "unknown parameter 'sprak.master'" in str(info.value) or "unknown parameter 'sprak'" in str(info.value)
+    assert "unknown parameter 'sprak.master'" in str(info.value) or "unknown parameter 'sprak'" in str(
+        info.value
+    )
     assert str(bad) in str(info.value)
 
 
@@ -125,24 +133,37 @@ def test_unknown_env_is_an_error_listing_known_ones(conf: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("21", 21), ("true", True), ("1.5", 1.5), ("[1, 2]", [1, 2]), ("a=b:c", "a=b:c"), ("x: y", "x: y"),
-     ("null", None), ("s3://bucket/k=v/x", "s3://bucket/k=v/x"), ("2024-01-02", __import__("datetime").date(2024, 1, 2))],
+    [
+        ("21", 21),
+        ("true", True),
+        ("1.5", 1.5),
+        ("[1, 2]", [1, 2]),
+        ("a=b:c", "a=b:c"),
+        ("x: y", "x: y"),
+        ("null", None),
+        ("s3://bucket/k=v/x", "s3://bucket/k=v/x"),
+        ("2024-01-02", __import__("datetime").date(2024, 1, 2)),
+    ],
 )
 def test_parse_scalar(text: str, expected: Any) -> None:
     assert parse_scalar(text) == expected
 
 
 def test_params_are_typed_by_the_model(conf: Path) -> None:
-    prepared = prepare(req(conf, params=["n=21", "label=1.10", "flag=true", "tags=[a, b]",
-                                         "output.path=s3://b/k=v:1"]), {})
+    prepared = prepare(
+        req(conf, params=["n=21", "label=1.10", "flag=true", "tags=[a, b]", "output.path=s3://b/k=v:1"]), {}
+    )
     cfg = prepared.config
     assert cfg.n == 21 and cfg.label == "1.10" and cfg.flag is True and cfg.tags == ["a", "b"]
     assert cfg.output.path == "s3://b/k=v:1"
 
 
 def test_env_values_are_typed_by_the_model(conf: Path) -> None:
-    environ = {"SPARKJOBS__JOBS__SQUARE__N": "8", "SPARKJOBS__JOBS__SQUARE__LABEL": "007",
-               "SPARKJOBS__JOBS__SQUARE__TAGS": "[x]"}
+    environ = {
+        "SPARKJOBS__JOBS__SQUARE__N": "8",
+        "SPARKJOBS__JOBS__SQUARE__LABEL": "007",
+        "SPARKJOBS__JOBS__SQUARE__TAGS": "[x]",
+    }
     cfg = prepare(req(conf), environ).config
     assert (cfg.n, cfg.label, cfg.tags) == (8, "007", ["x"])
 
@@ -153,7 +174,7 @@ def test_ported_job_params_are_yaml_scalars(conf: Path) -> None:
 
 
 def test_bad_param_syntax(conf: Path) -> None:
-    with pytest.raises(UsageError, match="expected key.path=value"):
+    with pytest.raises(UsageError, match=r"expected key\.path=value"):
         prepare(req(conf, params=["n"]), {})
     with pytest.raises(UsageError, match="bad key path"):
         prepare(req(conf, params=["a..b=1"]), {})
@@ -176,13 +197,21 @@ def test_secrets_are_masked_everywhere(conf: Path, caplog: pytest.LogCaptureFixt
     assert secret not in json.dumps(prepared.plan(), default=str)
     rows = show_config(req(conf, params=["n=1"]), environ)
     assert secret not in repr(rows)
-    assert ("jobs.square.password", "**********", "env SPARKJOBS__JOBS__SQUARE__PASSWORD") in rows \
-        or any(k == "jobs.square.password" and v != secret for k, v, _ in rows)
+    assert ("jobs.square.password", "**********", "env SPARKJOBS__JOBS__SQUARE__PASSWORD") in rows or any(
+        k == "jobs.square.password" and v != secret for k, v, _ in rows
+    )
     # a DSN with a password in a log message is masked by our formatters
     from sparkjobs.observability.logging import JsonFormatter
 
-    record = logging.LogRecord("sparkjobs.x", logging.INFO, __file__, 1,
-                               "connecting to postgresql://app:%s@db:5432/x", (secret,), None)
+    record = logging.LogRecord(
+        "sparkjobs.x",
+        logging.INFO,
+        __file__,
+        1,
+        "connecting to postgresql://app:%s@db:5432/x",
+        (secret,),
+        None,
+    )
     assert secret not in JsonFormatter().format(record)
 
 

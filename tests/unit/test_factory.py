@@ -45,8 +45,14 @@ def test_seed_style_main_validates_types_and_calls_in_order(square: Any) -> None
 
 
 def test_context_carries_reserved_kwargs(square: Any) -> None:
-    ctx = JobContext(job_name="square", env="prod", service_provider="emr", has_spark=False,
-                     event_date=date(2024, 2, 29), run_id="r-1")
+    ctx = JobContext(
+        job_name="square",
+        env="prod",
+        service_provider="emr",
+        has_spark=False,
+        event_date=date(2024, 2, 29),
+        run_id="r-1",
+    )
     square.main(n=2, context=ctx)
     assert ctx.metrics.job == "square"
     samples = _samples(ctx)
@@ -73,7 +79,7 @@ def test_nested_unknown_and_bad_type_are_both_reported(square: Any) -> None:
 
 
 def test_missing_required_parameter(square: Any) -> None:
-    with pytest.raises(ConfigError, match="missing required parameter 'jobs.square.n'"):
+    with pytest.raises(ConfigError, match=r"missing required parameter 'jobs\.square\.n'"):
         square.main(has_spark=False)
 
 

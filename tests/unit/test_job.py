@@ -64,7 +64,7 @@ def test_a_failing_failure_hook_does_not_hide_the_jobs_error() -> None:
 
 
 def test_overriding_run_fails_at_class_creation() -> None:
-    with pytest.raises(JobContractError, match="overrides AbstractJob.run"):
+    with pytest.raises(JobContractError, match=r"overrides AbstractJob\.run"):
 
         class Sneaky(RecordingJob):
             def run(self, **kwargs: Any) -> Any:  # type: ignore[misc]

@@ -21,7 +21,9 @@ def test_dotted_module_path(job_dir: Callable[[str, str], Path]) -> None:
     assert spec.config_model is not None and spec.config_model.__name__ == "SquareConfig"
 
 
-def test_third_party_entry_points_register_jobs(job_dir: Callable[[str, str], Path], plugin: Callable) -> None:
+def test_third_party_entry_points_register_jobs(
+    job_dir: Callable[[str, str], Path], plugin: Callable
+) -> None:
     job_dir("thirdparty.jobs.square", MODEL_JOB)
     job_dir("thirdparty.jobs.echo", PORTED_JOB)
     plugin("thirdparty-jobs", {"tp_square": "thirdparty.jobs.square", "tp_echo": "thirdparty.jobs.echo"})
@@ -31,7 +33,10 @@ def test_third_party_entry_points_register_jobs(job_dir: Callable[[str, str], Pa
     by_name = {s.name: m for s, m in list_jobs()}
     assert by_name["tp_square"].stage == "silver"
     # no metadata declared: the description is the module docstring's first line
-    assert by_name["tp_echo"].description == "A job ported as-is from the seeds: no config model, hand-written main."
+    assert (
+        by_name["tp_echo"].description
+        == "A job ported as-is from the seeds: no config model, hand-written main."
+    )
     silver_incremental = {s.name for s, _ in list_jobs(stage="silver", capability="incremental")}
     assert "tp_square" in silver_incremental and "tp_echo" not in silver_incremental
     assert "tp_square" not in {s.name for s, _ in list_jobs(stage="gold")}
@@ -40,7 +45,9 @@ def test_third_party_entry_points_register_jobs(job_dir: Callable[[str, str], Pa
     assert resolve("thirdparty.jobs.square").name == "tp_square"
 
 
-def test_broken_plugin_is_listed_with_its_error(job_dir: Callable[[str, str], Path], plugin: Callable) -> None:
+def test_broken_plugin_is_listed_with_its_error(
+    job_dir: Callable[[str, str], Path], plugin: Callable
+) -> None:
     job_dir("brokenpkg.nomain", NO_MAIN)
     plugin("broken-jobs", {"broken_job": "brokenpkg.nomain"})
     found = dict((s.name, m) for s, m in list_jobs())

@@ -18,15 +18,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """A SafeLoader that refuses a key repeated inside one mapping (YAML would keep the last)."""
 
 
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+def _construct_mapping(
+    loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        mapping[key] = loader.construct_object(value_node, deep=deep)  # type: ignore[no-untyped-call]
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        mapping[key] = loader.construct_object(value_node, deep=deep)
     return mapping
 
 
@@ -43,7 +43,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     try:
         if suffix in (".yml", ".yaml"):
-            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+            data = yaml.load(text, Loader=_UniqueKeyLoader)
         elif suffix == ".json":
             data = json.loads(text) if text.strip() else None
         else:

@@ -115,7 +115,7 @@ def load_layers(
     config_files: Sequence[Path] = (),
     require_env_dir: bool = False,
 ) -> LayeredConfig:
-    """Layers 2–6 (everything but the model defaults and the command line)."""
+    """Layers 2-6 (everything but the model defaults and the command line)."""
     cfg = LayeredConfig()
     if require_env_dir and env not in {"base", "local"} and not (conf_dir / env).is_dir():
         raise ConfigError(

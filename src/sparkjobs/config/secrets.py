@@ -32,7 +32,10 @@ def mask(value: Any, key: str = "") -> Any:
     if isinstance(value, BaseModel):
         return mask(model_to_plain(value))
     if isinstance(value, Mapping):
-        return {k: (MASK if is_secret_key(str(k)) and v is not None else mask(v, str(k))) for k, v in value.items()}
+        return {
+            k: (MASK if is_secret_key(str(k)) and v is not None else mask(v, str(k)))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [mask(v, key) for v in value]
     if isinstance(value, str):

@@ -105,6 +105,6 @@ def parse_scalar(text: str) -> Any:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-    if isinstance(value, dict) or value is None and text.strip() not in {"null", "~", ""}:
+    if isinstance(value, dict) or (value is None and text.strip() not in {"null", "~", ""}):
         return text
     return value

@@ -81,7 +81,9 @@ def type_raw_value(model: type[BaseModel] | None, path: Path_, text: Any) -> Any
     return text  # str, int, bool, date, SecretStr ... pydantic coerces the text itself
 
 
-def type_raw_values(model: type[BaseModel] | None, tree: dict[str, Any], raw_paths: set[Path_]) -> dict[str, Any]:
+def type_raw_values(
+    model: type[BaseModel] | None, tree: dict[str, Any], raw_paths: set[Path_]
+) -> dict[str, Any]:
     """Return ``tree`` with every raw text leaf typed by ``model`` (in place)."""
     for path in sorted(raw_paths):
         value = get_path(tree, path)

@@ -52,9 +52,7 @@ def config_error_from(
     for err in exc.errors(include_url=False):
         loc = tuple(str(p) for p in err["loc"])
         key = join_key((*prefix, *loc))
-        source = sources.get(loc) or next(
-            (s for p, s in sources.items() if p[: len(loc)] == loc), "default"
-        )
+        source = sources.get(loc) or next((s for p, s in sources.items() if p[: len(loc)] == loc), "default")
         value = err.get("input")
         if loc and is_secret_key(loc[-1]):
             value = MASK

@@ -57,7 +57,7 @@ class ConsoleFormatter(logging.Formatter):
         return line
 
 
-class ContextAdapter(logging.LoggerAdapter):  # type: ignore[type-arg]
+class ContextAdapter(logging.LoggerAdapter):
     """A logger that stamps run_id, job, step and env on every record."""
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:

