@@ -6,6 +6,7 @@ The tree read from ``conf/`` has these top-level keys::
     observability:  ObservabilitySettings
     jobs:           {job_name: {...params validated by the job's own model...}}
     pipelines:      {pipeline_name: {...}}   (validated by sparkjobs.pipeline)
+    state:          {...}                    (the pipeline run ledger; validated by sparkjobs.pipeline)
     services:       {service_name: {...}}    (long-running services such as an HTTP API)
 
 Any other top-level key is an error that names it.
@@ -46,4 +47,5 @@ class Settings(BaseModel):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     jobs: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-job parameters")
     pipelines: dict[str, dict[str, Any]] = Field(default_factory=dict, description="pipeline definitions")
+    state: dict[str, Any] = Field(default_factory=dict, description="pipeline run ledger store (url, locks)")
     services: dict[str, dict[str, Any]] = Field(default_factory=dict, description="service settings")
