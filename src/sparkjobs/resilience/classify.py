@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sparkjobs.errors import SparkJobsError
+from sparkjobs.errors import JobFailedError, SparkJobsError
 
 Kind = Literal["transient", "terminal"]
 TRANSIENT: Kind = "transient"
@@ -154,6 +154,9 @@ def _module(name: str) -> Any:
 def _explain_one(exc: BaseException) -> Classification | None:
     if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit, GeneratorExit
         return Classification(TERMINAL, f"{_name(exc)} stops the process")
+    if isinstance(exc, JobFailedError):  # its mark only reads the cause's mark; classify the cause
+        inner = explain(exc.cause)
+        return Classification(inner.kind, f"{inner.reason} (cause of JobFailedError)")
     if isinstance(exc, SparkJobsError):
         kind: Kind = TRANSIENT if exc.transient else TERMINAL
         return Classification(kind, f"{type(exc).__name__} is marked {kind}")
