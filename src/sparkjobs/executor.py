@@ -180,14 +180,22 @@ def execute(prepared: PreparedRun) -> Any:
     try:
         return prepared.spec.main(**prepared.params, context=ctx)
     except SparkJobsError as exc:
-        if exc.exit_code == 2:
+        if exc.exit_code == 2 or isinstance(exc, JobFailedError):
             raise
-        raise JobFailedError(prepared.spec.name, ctx.run_id, exc) from exc
+        raise JobFailedError(prepared.spec.name, ctx.run_id, exc, hint=_rerun_hint(prepared)) from exc
     except Exception as exc:
-        raise JobFailedError(prepared.spec.name, ctx.run_id, exc) from exc
+        raise JobFailedError(prepared.spec.name, ctx.run_id, exc, hint=_rerun_hint(prepared)) from exc
     finally:
         if not prepared.shares_session:
             ctx.session.close()
+
+
+def _rerun_hint(prepared: PreparedRun) -> str:
+    ctx = prepared.context
+    return (
+        f"fix the cause, then rerun the same logical date: sparkjobs run {prepared.spec.name} "
+        f"--env {ctx.env} --event-date {ctx.event_date.isoformat()} (reruns replace that date's output)"
+    )
 
 
 def run_job(request: RunRequest, environ: Mapping[str, str] | None = None) -> Any:

@@ -128,6 +128,28 @@ def test_dry_run_shows_spark_conf_from_partitions(runner: CliRunner, conf: Path)
     assert plan["master"] == "local[*]"
 
 
+def test_service_provider_and_log_format(runner: CliRunner, conf: Path) -> None:
+    code, out, err = run(
+        runner,
+        "run",
+        "acme.jobs.square",
+        "--conf-dir",
+        str(conf),
+        "-p",
+        "n=1",
+        "--service-provider",
+        "emr",
+        "--log-format",
+        "json",
+        "--dry-run",
+    )
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["service_provider"] == "emr" and plan["master"] == "(platform)"
+    code, _, _ = run(runner, "run", "acme.jobs.square", "-p", "n=1", "--log-format", "xml", "--dry-run")
+    assert code == 2
+
+
 def test_job_failure_exits_1_naming_job_run_and_cause(runner: CliRunner, conf: Path) -> None:
     code, _, err = run(
         runner,
@@ -143,6 +165,7 @@ def test_job_failure_exits_1_naming_job_run_and_cause(runner: CliRunner, conf: P
     )
     assert code == 1
     assert "job 'square' failed (run_id=r-9): ValueError: negative n -2" in err
+    assert "next: fix the cause, then rerun the same logical date: sparkjobs run square --env dev" in err
 
 
 @pytest.mark.parametrize(
