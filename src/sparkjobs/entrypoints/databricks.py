@@ -1,0 +1,52 @@
+"""Databricks entry point: ``python_wheel_task`` (wheel entry point) or ``spark_python_task`` (this file).
+
+Databricks hands parameters over as argv. ``named_parameters`` arrive as ``--key=value``;
+``parameters`` arrive as given, so both of these work::
+
+    "python_wheel_task": {"package_name": "sparkjobs", "entry_point": "sparkjobs-databricks",
+        "named_parameters": {"module_name": "myproject.jobs.daily", "has_spark": "true",
+                             "daily_job": "{\\"output_path\\": \\"dbfs:/lake/daily\\"}"}}
+
+    "spark_python_task": {"python_file": ".../sparkjobs/entrypoints/databricks.py",
+        "parameters": ["myproject.jobs.daily", "{\\"output_path\\": \\"dbfs:/lake/daily\\"}", "rows=1000"]}
+
+The job runs in the cluster's own SparkSession (the session factory reuses the active one and never
+sets a master there); service_provider is ``databricks``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+try:
+    from sparkjobs.entrypoints.arguments import Platform
+    from sparkjobs.entrypoints.runner import run_entrypoint, script_main
+except ImportError as exc:  # run as a file on a cluster without the package
+    if __name__ != "__main__":
+        raise
+    sys.exit(f"error: cannot import sparkjobs ({exc}); add the sparkjobs wheel to the task's libraries")
+
+PLATFORM = Platform(
+    name="databricks",
+    default_provider="databricks",
+    providers=frozenset({"databricks"}),
+    command="sparkjobs-databricks",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one job; returns the exit code (0 success, 1 job failed, 2 usage/config error)."""
+    return run_entrypoint(argv, PLATFORM)
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """The ``python_wheel_task`` entry point. Databricks ignores a return value, so a failure raises
+    ``SystemExit`` with the exit code, and success returns normally (never ``sys.exit(0)``)."""
+    code = main(argv)
+    if code:
+        raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    script_main(main, __file__)
