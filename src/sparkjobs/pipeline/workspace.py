@@ -1,0 +1,96 @@
+"""The merged configuration a pipeline command works in: pipelines, the state store, framework settings.
+
+Layers and precedence are the same as for ``sparkjobs run`` (conf/base → conf/<env> → conf/local →
+``SPARKJOBS__*`` environment variables → ``--config`` files); every step of a pipeline is then
+prepared by :func:`sparkjobs.executor.prepare` with the same environment and files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sparkjobs.config.layers import LayeredConfig, load_layers
+from sparkjobs.errors import ConfigError
+from sparkjobs.executor import DEFAULT_CONF_DIR, DEFAULT_ENV, RunRequest, resolve_settings
+from sparkjobs.pipeline.ledger import RunLedger, open_ledger
+from sparkjobs.pipeline.model import (
+    PipelineSpec,
+    StateSettings,
+    iter_pipelines,
+    load_pipeline,
+    load_state_settings,
+)
+from sparkjobs.settings import Settings
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What every step's :class:`~sparkjobs.executor.RunRequest` inherits from the command line."""
+
+    env: str | None = None
+    conf_dir: Path | None = None
+    config_files: tuple[Path, ...] = ()
+    service_provider: str = "local"
+    environ: Mapping[str, str] | None = field(default=None, repr=False)
+
+    def resolved_env(self) -> str:
+        environ = os.environ if self.environ is None else self.environ
+        return self.env or environ.get("SPARKJOBS_ENV") or DEFAULT_ENV
+
+    def resolved_conf_dir(self) -> Path:
+        environ = os.environ if self.environ is None else self.environ
+        return self.conf_dir or Path(environ.get("SPARKJOBS_CONF_DIR", DEFAULT_CONF_DIR))
+
+    def cli_flags(self) -> list[str]:
+        """The flags that reproduce this invocation (for resume commands)."""
+        flags: list[str] = []
+        if self.env:
+            flags += ["--env", self.env]
+        if self.conf_dir:
+            flags += ["--conf-dir", str(self.conf_dir)]
+        for file in self.config_files:
+            flags += ["--config", str(file)]
+        if self.service_provider != "local":
+            flags += ["--service-provider", self.service_provider]
+        return flags
+
+
+@dataclass
+class Workspace:
+    invocation: Invocation
+    layered: LayeredConfig
+    settings: Settings
+
+    @classmethod
+    def load(cls, invocation: Invocation) -> Workspace:
+        environ = dict(os.environ if invocation.environ is None else invocation.environ)
+        env = invocation.resolved_env()
+        layered = load_layers(
+            invocation.resolved_conf_dir(),
+            env,
+            environ=environ,
+            config_files=invocation.config_files,
+            require_env_dir=invocation.env is not None and invocation.env != DEFAULT_ENV,
+        )
+        settings = resolve_settings(layered, RunRequest(job="(pipeline)"))
+        return cls(invocation, layered, settings)
+
+    @property
+    def env(self) -> str:
+        return self.invocation.resolved_env()
+
+    def pipeline(self, name: str) -> PipelineSpec:
+        return load_pipeline(self.layered, name)
+
+    def pipelines(self) -> list[tuple[str, PipelineSpec | ConfigError]]:
+        return list(iter_pipelines(self.layered))
+
+    def state(self) -> StateSettings:
+        return load_state_settings(self.layered)
+
+    def open_ledger(self, **kwargs: object) -> RunLedger:
+        state = self.state()
+        return open_ledger(state.url, pg_schema=state.pg_schema, **kwargs)  # type: ignore[arg-type]
