@@ -1,0 +1,35 @@
+"""Data quality checks declared in job config, all computed in one Spark aggregation pass.
+
+Importing this package never imports pyspark.
+"""
+
+from sparkjobs.quality.checks import (
+    AcceptedValues,
+    Freshness,
+    InRange,
+    NotNull,
+    QualityCheck,
+    QualityChecks,
+    RowCount,
+    Severity,
+    Unique,
+)
+from sparkjobs.quality.report import CheckResult, QualityError, QualityReport
+from sparkjobs.quality.runner import parse_checks, run_checks
+
+__all__ = [
+    "AcceptedValues",
+    "CheckResult",
+    "Freshness",
+    "InRange",
+    "NotNull",
+    "QualityCheck",
+    "QualityChecks",
+    "QualityError",
+    "QualityReport",
+    "RowCount",
+    "Severity",
+    "Unique",
+    "parse_checks",
+    "run_checks",
+]
