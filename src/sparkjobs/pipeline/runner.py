@@ -391,7 +391,6 @@ class PipelineRunner:
     ) -> list[_Step]:
         steps: list[_Step] = []
         no_spark = self.session_factory(self.settings, self.pipeline.name, False)
-        inv = self.invocation
         for name in self.pipeline.order():
             job = self.pipeline.job_of(name)
             retry = self.pipeline.retry_of(name)
@@ -400,24 +399,10 @@ class PipelineRunner:
             if name in done:
                 steps.append(_Step(name, job, None, retry, timeout, has_spark))
                 continue
-            params = dict(self.pipeline.steps[name].params)
-            model = resolve(job).config_model
-            if model is not None and "mode" in model.model_fields:
-                params["mode"] = mode
-            request = RunRequest(
-                job=job,
-                env=inv.env,
-                conf_dir=inv.conf_dir,
-                config_files=inv.config_files,
-                has_spark=has_spark,
-                event_date=logical_date,
-                service_provider=inv.service_provider,
-                run_id=f"{run_id}.{name}",
-                extra_params=params,
-                session=provider if has_spark else no_spark,
-            )
             try:
-                prepared = prepare(request, inv.environ)
+                prepared = self._prepare_step(
+                    name, job, run_id, logical_date, mode, has_spark, provider, no_spark
+                )
             except SparkJobsError as exc:
                 exc.add_note(
                     f"while preparing step {name!r} of pipeline {self.pipeline.name!r} (job {job!r})"
@@ -425,6 +410,37 @@ class PipelineRunner:
                 raise
             steps.append(_Step(name, job, prepared, retry, timeout, has_spark))
         return steps
+
+    def _prepare_step(
+        self,
+        name: str,
+        job: str,
+        run_id: str,
+        logical_date: date,
+        mode: str,
+        has_spark: bool,
+        provider: SessionProvider,
+        no_spark: SessionProvider,
+    ) -> PreparedRun:
+        """The step's RunRequest (params layered over jobs.<job>, the run's mode) → executor.prepare."""
+        inv = self.invocation
+        params = dict(self.pipeline.steps[name].params)
+        model = resolve(job).config_model
+        if model is not None and "mode" in model.model_fields:
+            params["mode"] = mode
+        request = RunRequest(
+            job=job,
+            env=inv.env,
+            conf_dir=inv.conf_dir,
+            config_files=inv.config_files,
+            has_spark=has_spark,
+            event_date=logical_date,
+            service_provider=inv.service_provider,
+            run_id=f"{run_id}.{name}",
+            extra_params=params,
+            session=provider if has_spark else no_spark,
+        )
+        return prepare(request, inv.environ)
 
     def _execute(self, record: RunRecord, *, resumed: bool) -> RunOutcome:
         pipeline = self.pipeline
