@@ -780,9 +780,13 @@ class SQLiteSnapshotStore(SnapshotStore):
         except queue.Empty:
             if not self.path.is_file():
                 raise NoSnapshotError(self.target, f"file {self.path} does not exist") from None
-            conn = sqlite3.connect(self.path, timeout=self.settings.pool_timeout_s, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA query_only=ON")
+            try:
+                timeout = self.settings.pool_timeout_s
+                conn = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False)
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA query_only=ON")
+            except sqlite3.Error as exc:
+                raise StoreUnavailableError(self.target, f"cannot open {self.path}: {exc}") from exc
         try:
             yield conn
         except BaseException:
@@ -795,7 +799,13 @@ class SQLiteSnapshotStore(SnapshotStore):
 
     def _fetch(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self._reader() as conn:
-            return [dict(row) for row in conn.execute(sql, params).fetchall()]
+            try:
+                return [dict(row) for row in conn.execute(sql, params).fetchall()]
+            except sqlite3.DatabaseError as exc:
+                text = str(exc).lower()
+                if any(m in text for m in ("unable to open", "disk i/o", "not a database", "malformed")):
+                    raise StoreUnavailableError(self.target, f"{type(exc).__name__}: {exc}") from exc
+                raise
 
     def _is_missing_table(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc)
@@ -913,14 +923,15 @@ class PostgresSnapshotStore(SnapshotStore):
             self.settings.url, autocommit=True, **self._connect_kwargs(role=":load", statement_timeout_s=0)
         )
         try:
-            if self.settings.db_schema:
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
             with conn.transaction():
-                state["phase"] = "lock"
+                state["phase"] = "lock"  # one load at a time per schema; a second one waits its turn
                 conn.execute(
                     "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                     (f"sparkjobs.snapshot:{self.schema}.{self.meta_table}",),
                 )
+                if self.settings.db_schema:
+                    schema = sql.Identifier(self.schema)
+                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
                 conn.execute(
                     sql.SQL(
                         "CREATE TABLE IF NOT EXISTS {} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
