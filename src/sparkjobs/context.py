@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -10,11 +11,15 @@ from typing import TYPE_CHECKING, Any
 from sparkjobs.errors import UsageError
 from sparkjobs.observability.logging import ContextAdapter, job_logger
 from sparkjobs.observability.metrics import RunMetrics
+from sparkjobs.observability.observer import RunObserver
+from sparkjobs.observability.tracing import Tracing
 from sparkjobs.settings import Settings
 from sparkjobs.spark.session import SessionProvider
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from sparkjobs.quality import QualityReport
 
 #: keyword arguments ``AbstractJobFactory.run`` takes for the context, never for the job's params
 RESERVED_KWARGS = frozenset(
@@ -60,10 +65,24 @@ class JobContext:
     metrics: RunMetrics = field(init=False)
     session: SessionProvider = None  # type: ignore[assignment]  # built in __post_init__ unless injected
     extras: dict[str, Any] = field(default_factory=dict)
+    #: injected (a pipeline's, so steps nest under its spans) or built per run from the OTEL_* variables
+    tracing: Tracing | None = None
+    observer: RunObserver = field(init=False)
 
     def __post_init__(self) -> None:
         self.logger = job_logger(self.job_name, self.run_id, self.env, event_date=self.event_date.isoformat())
         self.metrics = RunMetrics(self.job_name)
+        self.observer = RunObserver(
+            job=self.job_name,
+            run_id=self.run_id,
+            env=self.env,
+            settings=self.settings.observability,
+            metrics=self.metrics,
+            event_date=self.event_date,
+            service_provider=self.service_provider,
+            tracing=self.tracing,
+            logger=self.logger,
+        )
         if self.session is not None:  # injected: e.g. one session shared by a pipeline's steps
             return
         self.session = SessionProvider(
@@ -97,6 +116,27 @@ class JobContext:
             has_spark=bool(has_spark),
             event_date=parse_event_date(kwargs.get("event_date")),
             settings=settings,
+        )
+
+    def phase(self, name: str) -> AbstractContextManager[Any]:
+        """Time and trace a phase of the job: ``with context.phase("extract"): ...``."""
+        return self.observer.phase(name)
+
+    def check_quality(self, df: Any, checks: Any, dataset: str, **kwargs: Any) -> QualityReport:
+        """Run quality checks in one pass; results go to logs, metrics and the run report.
+
+        Call ``.raise_on_failure()`` on the result to fail the job on a failed ``fail`` check.
+        """
+        from sparkjobs.quality import run_checks
+
+        return run_checks(
+            df,
+            checks,
+            dataset=dataset,
+            metrics=self.metrics,
+            logger=self.logger,
+            observer=self.observer,
+            **kwargs,
         )
 
     def describe(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sparkjobs.config.typing import type_raw_values
 from sparkjobs.config.validate import validate_model
 from sparkjobs.context import JobContext, new_run_id, parse_event_date
 from sparkjobs.errors import ConfigError, JobFailedError, SparkJobsError, UsageError
+from sparkjobs.observability.tracing import Tracing
 from sparkjobs.registry import JobSpec, resolve
 from sparkjobs.settings import Settings
 from sparkjobs.spark.session import SessionProvider
@@ -53,6 +54,8 @@ class RunRequest:
     extra_params: Mapping[str, Any] = field(default_factory=dict)  # typed values from platform entry points
     #: a session provider shared by several runs (a pipeline's steps); its owner closes it
     session: SessionProvider | None = None
+    #: a tracer shared by several runs (a pipeline's steps, under its spans); default: per run from OTEL_*
+    tracing: Tracing | None = None
 
 
 @dataclass
@@ -170,6 +173,7 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
         settings=settings,
         dry_run=request.dry_run,
         session=request.session,  # type: ignore[arg-type]
+        tracing=request.tracing,
     )
     return PreparedRun(spec, context, params, config, layered, job_sources, request.session is not None)
 
@@ -178,7 +182,8 @@ def execute(prepared: PreparedRun) -> Any:
     """Call the module's ``main(**params, context=...)``; wrap job errors in :class:`JobFailedError`."""
     ctx = prepared.context
     try:
-        return prepared.spec.main(**prepared.params, context=ctx)
+        with ctx.observer.observe_run(prepared.config):  # outermost: exports even for a hand-written main
+            return prepared.spec.main(**prepared.params, context=ctx)
     except SparkJobsError as exc:
         if exc.exit_code == 2 or isinstance(exc, JobFailedError):
             raise

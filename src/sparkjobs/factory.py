@@ -109,23 +109,25 @@ class AbstractJobFactory(ABC, Generic[C]):
         metrics = context.metrics
         metrics.attempts.labels(metrics.job).inc()
         started = time.perf_counter()
-        try:
-            job = self.create_job(**job_kwargs)
-            if not isinstance(job, AbstractJob):
-                got = type(job).__name__
-                raise JobContractError(
-                    f"{type(self).__qualname__}.create_job() returned {got}, expected an AbstractJob"
-                )
-            result = job.run(**job_kwargs)
-        except BaseException:
-            metrics.record_outcome(False, time.perf_counter() - started)
-            raise
-        else:
-            metrics.record_outcome(True, time.perf_counter() - started)
-            return result
-        finally:
-            if owns_context:
-                context.session.close()
+        # the observer times, traces and exports the run (textfile, Pushgateway, report) whatever the outcome
+        with context.observer.observe_run(self._config):
+            try:
+                job = self.create_job(**job_kwargs)
+                if not isinstance(job, AbstractJob):
+                    got = type(job).__name__
+                    raise JobContractError(
+                        f"{type(self).__qualname__}.create_job() returned {got}, expected an AbstractJob"
+                    )
+                result = job.run(**job_kwargs)
+            except BaseException:
+                metrics.record_outcome(False, time.perf_counter() - started)
+                raise
+            else:
+                metrics.record_outcome(True, time.perf_counter() - started)
+                return result
+            finally:
+                if owns_context:
+                    context.session.close()
 
     @abstractmethod
     def create_job(self, **kwargs: Any) -> AbstractJob:

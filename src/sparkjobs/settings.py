@@ -33,7 +33,11 @@ class ObservabilitySettings(BaseModel):
     )
     log_level: str = Field("INFO", description="root log level for sparkjobs loggers")
     pushgateway_url: str | None = Field(None, description="push metrics here at the end of every run")
-    pushgateway_delete_on_success: bool = Field(False, description="delete the pushed group after success")
+    pushgateway_delete_on_success: bool = Field(
+        False, description="a successful run deletes its Pushgateway group instead of pushing"
+    )
+    pushgateway_timeout_s: float = Field(10.0, gt=0, description="timeout of one Pushgateway request")
+    textfile_dir: Path | None = Field(None, description="node-exporter textfile dir (default: runs_dir)")
     write_textfile: bool = Field(True, description="write a node-exporter textfile per run")
     write_report: bool = Field(True, description="write a JSON run report per run")
 
