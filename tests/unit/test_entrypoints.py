@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib.metadata
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,21 @@ PLATFORMS = {
     "databricks": databricks.PLATFORM,
     "glue": glue.PLATFORM,
 }
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """The entry points configure the sparkjobs loggers; leave them as found for other tests."""
+    saved = {}
+    for name in ("sparkjobs", "recommendations"):
+        logger = logging.getLogger(name)
+        saved[name] = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 @pytest.fixture
@@ -443,6 +459,19 @@ def test_cluster_providers_never_get_a_configured_master(jobs: Path) -> None:
     code, payload, err = run(container.main, argv)
     assert code == 0, err
     assert payload is not None and payload["result"]["master"] == "local[3]"
+
+
+@pytest.mark.parametrize(("main", "closes"), [(container.main, 1), (glue.main, 1), (databricks.main, 0)])
+def test_only_databricks_keeps_the_platform_session_open(
+    jobs: Path, monkeypatch: pytest.MonkeyPatch, main: Callable[..., Any], closes: int
+) -> None:
+    from sparkjobs.spark.session import SessionProvider
+
+    calls: list[str] = []
+    monkeypatch.setattr(SessionProvider, "close", lambda self: calls.append("close"))
+    code, _, err = run(main, ["--job", "acme.jobs.ctx_echo", "--no_spark", "--conf_dir", str(jobs)])
+    assert code == 0, err
+    assert len(calls) == closes
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(jobs: Path) -> None:

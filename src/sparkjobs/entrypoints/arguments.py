@@ -59,6 +59,8 @@ class Platform:
     is_own_argument: Callable[[str], bool] = _never
     #: a platform argument whose value becomes the run id when --run_id is not given
     run_id_argument: str | None = None
+    #: the SparkSession belongs to the platform and outlives the run (Databricks): never stop it
+    keeps_session: bool = False
 
 
 @dataclass

@@ -11,7 +11,7 @@ Databricks hands parameters over as argv. ``named_parameters`` arrive as ``--key
         "parameters": ["myproject.jobs.daily", "{\\"output_path\\": \\"dbfs:/lake/daily\\"}", "rows=1000"]}
 
 The job runs in the cluster's own SparkSession (the session factory reuses the active one and never
-sets a master there); service_provider is ``databricks``.
+sets a master there), which the entry point never stops; service_provider is ``databricks``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ PLATFORM = Platform(
     default_provider="databricks",
     providers=frozenset({"databricks"}),
     command="sparkjobs-databricks",
+    keeps_session=True,  # stopping the cluster's SparkContext would break the tasks that follow
 )
 
 

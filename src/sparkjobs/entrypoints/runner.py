@@ -104,6 +104,8 @@ def run_entrypoint(
     observability = ctx.settings.observability
     configure_logging(parsed.log_format or observability.log_format, observability.log_level, stream=err)
     _leave_master_to_platform(prepared, platform)
+    if platform.keeps_session:
+        prepared.shares_session = True  # execute() then leaves the session open
     log.info(
         "%s entry point: job %s run_id=%s service_provider=%s has_spark=%s (sparkjobs from %s)",
         platform.name,
