@@ -1,0 +1,310 @@
+"""End to end through real processes: ``sparkjobs run load_recommendations`` → PostgreSQL →
+``sparkjobs serve recommendations`` (uvicorn on 127.0.0.1) → httpx.
+
+Expected answers are written by hand from the gold snapshots this file writes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from recommendations.store import RecommendationStore
+from sparkjobs.io.stores import SnapshotLoadError, StoreSettings
+
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY_1, DAY_2, DAY_BAD = date(2024, 5, 1), date(2024, 5, 2), date(2024, 5, 3)
+
+
+def sparkjobs_cmd() -> list[str]:
+    script = Path(sys.executable).with_name("sparkjobs")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "sparkjobs.cli"]
+
+
+def write_gold(root: Path, day: date, *, sequel: bool = False, duplicate_rank: bool = False) -> None:
+    i32 = pa.int32()
+    titles = [
+        "Toy Story 2 (1999)" if sequel else "Toy Story (1995)",
+        "Heat (1995)",
+        "Alien (1979)",
+        "Up (2009)",
+    ]
+    recs = {"user_id": [7, 7, 8], "item_id": [3, 2, 4], "score": [0.9, 0.4, 0.6], "rank": [1, 2, 1]}
+    if duplicate_rank:  # a broken build: two rows for (user 7, rank 1)
+        recs = {"user_id": [7, 7, 8], "item_id": [3, 2, 4], "score": [0.9, 0.4, 0.6], "rank": [1, 1, 1]}
+    tables = {
+        "items": pa.table(
+            {
+                "item_id": pa.array([1, 2, 3, 4], i32),
+                "title": titles,
+                "year": pa.array([1995, 1995, 1979, 2009], i32),
+                "genres": ["Animation", "Action", "Sci-Fi", "Animation"],
+            }
+        ),
+        "recommendations": pa.table(
+            {
+                "user_id": pa.array(recs["user_id"], i32),
+                "item_id": pa.array(recs["item_id"], i32),
+                "score": recs["score"],
+                "rank": pa.array(recs["rank"], i32),
+                "source": ["item_knn"] * 3,
+            }
+        ),
+        "similar_items": pa.table(
+            {
+                "item_id": pa.array([1, 1], i32),
+                "similar_item_id": pa.array([4, 3], i32),
+                "score": [0.8, 0.2],
+                "rank": pa.array([1, 2], i32),
+            }
+        ),
+        "popular_items": pa.table(
+            {
+                "item_id": pa.array([2, 1], i32),
+                "score": [50.0, 40.0],
+                "rank": pa.array([1, 2], i32),
+            }
+        ),
+    }
+    for name, table in tables.items():
+        part = root / name / f"snapshot_date={day.isoformat()}"
+        part.mkdir(parents=True)
+        pq.write_table(table, part / "part-00000.parquet")
+
+
+@dataclass
+class Serving:
+    url: str
+    schema: str
+    config: Path
+    gold: Path
+    base_url: str
+    log: Path
+
+    def load(self, day: date) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                *sparkjobs_cmd(),
+                "run",
+                "load_recommendations",
+                "--no-spark",
+                "--conf-dir",
+                str(ROOT / "conf"),
+                "--config",
+                str(self.config),
+                "--event-date",
+                day.isoformat(),
+                "-p",
+                f"gold_path={self.gold}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=child_env(),
+        )
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPARKJOBS__")}
+    env["SPARKJOBS_ENV"] = "dev"
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def serving(pg_dsn: str, tmp_path: Path) -> Iterator[Serving]:
+    schema = f"t_e2e_{uuid.uuid4().hex[:10]}"
+    config = tmp_path / "serving-e2e.yml"
+    config.write_text(
+        "jobs:\n  load_recommendations:\n"
+        f"    store: {{url: '{pg_dsn}', db_schema: {schema}}}\n"
+        "    retry: {max_attempts: 1}\n"
+        "services:\n  recommendations:\n"
+        f"    store: {{url: '{pg_dsn}', db_schema: {schema}, pool_timeout_s: 2}}\n"
+        "    server: {access_log: false}\n"
+    )
+    gold = tmp_path / "gold"
+    write_gold(gold, DAY_1)
+    write_gold(gold, DAY_2, sequel=True)
+    write_gold(gold, DAY_BAD, duplicate_rank=True)
+    port = free_port()
+    log = tmp_path / "server.log"
+    serving = Serving(pg_dsn, schema, config, gold, f"http://127.0.0.1:{port}", log)
+    first = serving.load(DAY_1)
+    assert first.returncode == 0, first.stderr
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                *sparkjobs_cmd(),
+                "serve",
+                "recommendations",
+                "--conf-dir",
+                str(ROOT / "conf"),
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=child_env(),
+            cwd=tmp_path,
+        )
+    try:
+        wait_until_listening(serving.base_url, proc, log)
+        yield serving
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+            raise
+        import psycopg
+
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    assert code in (0, -signal.SIGTERM), log.read_text()  # uvicorn re-raises SIGTERM after draining
+    assert "Application shutdown complete" in log.read_text()
+
+
+def wait_until_listening(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            httpx.get(f"{base_url}/health", timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError(f"the server did not listen within 60 s:\n{log.read_text()}")
+
+
+def test_loader_store_and_api_over_real_http(serving: Serving) -> None:
+    with httpx.Client(base_url=serving.base_url, timeout=10) as http:
+        health = http.get("/health")
+        assert health.status_code == 200
+        assert health.json()["snapshot_date"] == "2024-05-01"
+        assert health.json()["row_counts"] == {
+            "items": 4,
+            "recommendations": 3,
+            "similar_items": 2,
+            "popular_items": 2,
+        }
+
+        assert http.get("/recommendations/7").json() == {
+            "user_id": 7,
+            "fallback": False,
+            "items": [
+                {"item_id": 3, "title": "Alien (1979)", "score": 0.9, "rank": 1, "source": "item_knn"},
+                {"item_id": 2, "title": "Heat (1995)", "score": 0.4, "rank": 2, "source": "item_knn"},
+            ],
+        }
+        assert http.get("/recommendations/12345?limit=1").json() == {
+            "user_id": 12345,
+            "fallback": True,
+            "items": [{"item_id": 2, "title": "Heat (1995)", "score": 50.0, "rank": 1, "source": "popular"}],
+        }
+        assert http.get("/items/1/similar").json() == {
+            "item_id": 1,
+            "title": "Toy Story (1995)",
+            "items": [
+                {"item_id": 4, "title": "Up (2009)", "score": 0.8, "rank": 1},
+                {"item_id": 3, "title": "Alien (1979)", "score": 0.2, "rank": 2},
+            ],
+        }
+        assert http.get("/items/99/similar").status_code == 404
+        bad = http.get("/recommendations/seven?limit=1000")
+        assert bad.status_code == 422
+        assert {p["parameter"] for p in bad.json()["problems"]} == {"user_id", "limit"}
+        metrics = http.get("/metrics").text
+        assert 'recommendations_serving_rows{table="recommendations"} 3.0' in metrics
+        assert "recommendations_api_fallbacks_total 1.0" in metrics
+
+
+def test_failed_loads_keep_serving_the_previous_snapshot(serving: Serving) -> None:
+    with httpx.Client(base_url=serving.base_url, timeout=10) as http:
+        before = http.get("/recommendations/7").json()
+
+        # 1. a broken build (duplicate key) fails the job with a clear message and exit code 1
+        failed = serving.load(DAY_BAD)
+        assert failed.returncode == 1
+        assert "previous snapshot is still served" in failed.stderr
+        assert "load_recommendations" in failed.stderr
+        health = http.get("/health")
+        assert (health.status_code, health.json()["snapshot_date"]) == (200, "2024-05-01")
+        assert http.get("/recommendations/7").json() == before
+
+        # 2. the connection drops in the middle of the COPY while the API keeps serving
+        settings = StoreSettings(
+            url=serving.url, db_schema=serving.schema, application_name=f"e2e{uuid.uuid4().hex[:6]}"
+        )
+        with RecommendationStore.open(settings) as store:
+            with pytest.raises(SnapshotLoadError) as info:
+                store.load_snapshot(
+                    killed_mid_copy(serving, settings.application_name + ":load"),
+                    snapshot_date=DAY_2,
+                    run_id="killed",
+                )
+            assert (info.value.transient, info.value.phase) == (True, "copy")
+        health = http.get("/health")
+        assert (health.status_code, health.json()["snapshot_date"]) == (200, "2024-05-01")
+        assert http.get("/recommendations/7").json() == before
+
+        # 3. a good load is served at once, without restarting the API
+        ok = serving.load(DAY_2)
+        assert ok.returncode == 0, ok.stderr
+        health = http.get("/health")
+        assert (health.status_code, health.json()["snapshot_date"]) == (200, "2024-05-02")
+        assert http.get("/items/1/similar").json()["title"] == "Toy Story 2 (1999)"
+
+
+def killed_mid_copy(serving: Serving, application_name: str) -> dict[str, object]:
+    import psycopg
+
+    def items() -> Iterator[pa.RecordBatch]:
+        table = pq.read_table(serving.gold / "items" / f"snapshot_date={DAY_2.isoformat()}")
+        yield from table.to_batches()
+        with psycopg.connect(serving.url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                (application_name,),
+            )
+            deadline = time.monotonic() + 10
+            while admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (application_name,)
+            ).fetchone() != (0,):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        yield from table.to_batches()
+
+    day = f"snapshot_date={DAY_2.isoformat()}"
+    return {
+        "items": items(),
+        "recommendations": pq.read_table(serving.gold / "recommendations" / day),
+        "similar_items": pq.read_table(serving.gold / "similar_items" / day),
+        "popular_items": pq.read_table(serving.gold / "popular_items" / day),
+    }
