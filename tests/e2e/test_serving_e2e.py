@@ -137,6 +137,7 @@ def serving(pg_dsn: str, tmp_path: Path) -> Iterator[Serving]:
     schema = f"t_e2e_{uuid.uuid4().hex[:10]}"
     config = tmp_path / "serving-e2e.yml"
     config.write_text(
+        f"observability: {{runs_dir: '{tmp_path / 'runs'}'}}\n"
         "jobs:\n  load_recommendations:\n"
         f"    store: {{url: '{pg_dsn}', db_schema: {schema}}}\n"
         "    retry: {max_attempts: 1}\n"

@@ -703,7 +703,8 @@ def run_load(gold: Path, url: str, day: date, *extra: str, environ: dict[str, st
         event_date=day,
         params=[f"gold_path={gold}", f"store.url={url}", *extra],
     )
-    return execute(prepare(request, environ or {}))
+    runs = {"SPARKJOBS__OBSERVABILITY__RUNS_DIR": str(gold.parent / "runs")}  # run reports stay in tmp
+    return execute(prepare(request, {**runs, **(environ or {})}))
 
 
 def test_job_loads_a_gold_snapshot_without_spark(tmp_path: Path) -> None:

@@ -126,24 +126,10 @@ class LoadRecommendationsJob(AbstractJob):
 
     def _load(self, snapshot_date: date) -> dict[str, Any]:
         cfg, ctx = self.config, self.context
-        missing = [t for t in TABLE_NAMES if not self.reader.exists(t, snapshot_date)]
-        if missing:
-            raise DataError(
-                f"no gold snapshot {snapshot_date.isoformat()} for table(s) {missing} under {cfg.gold_path} "
-                f"(looked for {self.reader.path(missing[0], snapshot_date)}); run build_recommendations "
-                f"--event-date {snapshot_date.isoformat()} first"
-            )
-        counts = {t: self.reader.count_rows(t, snapshot_date) for t in TABLE_NAMES}
-        too_small = {t: n for t, n in counts.items() if n < cfg.min_rows.get(t, 0)}
-        if too_small:
-            raise DataError(
-                f"gold snapshot {snapshot_date.isoformat()} is too small to publish: "
-                + ", ".join(f"{t} has {n} rows (min {cfg.min_rows[t]})" for t, n in too_small.items())
-                + "; the served snapshot was left in place"
-            )
-        ctx.metrics.rows_read(sum(counts.values()))
-
-        served = self.store.served_snapshot()
+        with ctx.phase("extract"):
+            counts = self._check_input(snapshot_date)
+            ctx.metrics.rows_read(sum(counts.values()))
+            served = self.store.served_snapshot()
         served_date = date.fromisoformat(served["snapshot_date"]) if served else None
         if served_date is not None and served_date > snapshot_date and cfg.on_older_snapshot != "load":
             message = (
@@ -162,7 +148,8 @@ class LoadRecommendationsJob(AbstractJob):
             }
 
         sources = {spec.name: self.reader.source(spec, snapshot_date) for spec in TABLES}
-        result = self.store.load_snapshot(sources, snapshot_date=snapshot_date, run_id=ctx.run_id)
+        with ctx.phase("load"):
+            result = self.store.load_snapshot(sources, snapshot_date=snapshot_date, run_id=ctx.run_id)
         for table, n in result.snapshot.row_counts.items():
             ctx.metrics.rows_written(n, stage=f"serving.{table}")
         ctx.metrics.gauge("recommendations_load_seconds", "Seconds the last serving load took").set(
@@ -179,6 +166,26 @@ class LoadRecommendationsJob(AbstractJob):
             "store": self.store.target,
             "run_id": ctx.run_id,
         }
+
+    def _check_input(self, snapshot_date: date) -> dict[str, int]:
+        """Row counts of the snapshot's tables; a missing or too small table is a DataError."""
+        cfg = self.config
+        missing = [t for t in TABLE_NAMES if not self.reader.exists(t, snapshot_date)]
+        if missing:
+            raise DataError(
+                f"no gold snapshot {snapshot_date.isoformat()} for table(s) {missing} under {cfg.gold_path} "
+                f"(looked for {self.reader.path(missing[0], snapshot_date)}); run build_recommendations "
+                f"--event-date {snapshot_date.isoformat()} first"
+            )
+        counts = {t: self.reader.count_rows(t, snapshot_date) for t in TABLE_NAMES}
+        too_small = {t: n for t, n in counts.items() if n < cfg.min_rows.get(t, 0)}
+        if too_small:
+            raise DataError(
+                f"gold snapshot {snapshot_date.isoformat()} is too small to publish: "
+                + ", ".join(f"{t} has {n} rows (min {cfg.min_rows[t]})" for t, n in too_small.items())
+                + "; the served snapshot was left in place"
+            )
+        return counts
 
     def on_success(self, result: Any) -> None:
         if result["status"] == "loaded":
