@@ -452,3 +452,23 @@ def test_spark_steps_share_one_session_provider_closed_at_the_end(
         "session:spark-0:True",
     ]
     assert closed == ["spark-0"]  # the shared provider is closed once, by the runner, at the end
+
+
+def test_a_backfill_shares_one_session_across_its_dates(
+    env: Env, job_dir: Callable[[str, str], Path]
+) -> None:
+    job_dir("probe_jobs.session", PROBE_JOB)
+    made: list[TaggedProvider] = []
+    closed: list[str] = []
+
+    def factory(settings: Settings, app: str, has_spark: bool) -> SessionProvider:
+        provider = TaggedProvider(f"{'spark' if has_spark else 'nospark'}-{len(made)}", has_spark, closed)
+        made.append(provider)
+        return provider
+
+    out = env.p("sessions.txt")
+    steps = {"a": {"job": "probe_jobs.session", "params": {"out": out}, "has_spark": True}}
+    outcomes = env.runner(steps, session_factory=factory).backfill([date(2024, 3, 1), date(2024, 3, 2)])
+    assert [o.status for o in outcomes] == ["success", "success"]
+    assert Path(out).read_text().splitlines() == ["session:spark-0:True", "session:spark-0:True"]
+    assert closed == ["spark-0"]

@@ -250,6 +250,7 @@ class _RunState:
     current: str | None = None
     #: time spent in earlier executions of a resumed run (the ledger keeps the total)
     earlier_s: float = 0.0
+    owns_session: bool = True
 
 
 SessionFactory = Callable[[Settings, str, bool], SessionProvider]
@@ -300,8 +301,19 @@ class PipelineRunner:
             f" {flags}" if flags else ""
         )
 
-    def run(self, logical_date: date, *, mode: Mode | None = None, trigger: str = "manual") -> RunOutcome:
-        """A new run of the pipeline for ``logical_date``."""
+    def run(
+        self,
+        logical_date: date,
+        *,
+        mode: Mode | None = None,
+        trigger: str = "manual",
+        session: SessionProvider | None = None,
+    ) -> RunOutcome:
+        """A new run of the pipeline for ``logical_date``.
+
+        ``session``: a provider owned by the caller (a backfill shares one across its dates); by
+        default the run builds its own and closes it at its end.
+        """
         run_id = new_run_id(self.clock())
         record = RunRecord(
             run_id=run_id,
@@ -315,7 +327,7 @@ class PipelineRunner:
             pid=self.ledger.holder.pid,
             started_at=self.clock(),
         )
-        return self._execute(record, resumed=False)
+        return self._execute(record, resumed=False, session=session)
 
     def resume(self, run_id: str) -> RunOutcome:
         """Rerun a failed/stopped/abandoned run from its first step that did not succeed."""
@@ -344,15 +356,22 @@ class PipelineRunner:
         return self.resume(latest.run_id)
 
     def backfill(self, dates: Sequence[date], *, mode: Mode | None = None) -> list[RunOutcome]:
-        """One run per date, in order; stops at the first run that does not succeed."""
+        """One run per date, in order; stops at the first run that does not succeed.
+
+        The dates share one SparkSession (a new SparkContext per date costs seconds), closed at the end.
+        """
         outcomes: list[RunOutcome] = []
-        for day in dates:
-            if self.stop.requested:
-                break
-            outcome = self.run(day, mode=mode, trigger="backfill")
-            outcomes.append(outcome)
-            if not outcome.ok:
-                break
+        session = self.session_factory(self.settings, self.pipeline.name, True)
+        try:
+            for day in dates:
+                if self.stop.requested:
+                    break
+                outcome = self.run(day, mode=mode, trigger="backfill", session=session)
+                outcomes.append(outcome)
+                if not outcome.ok:
+                    break
+        finally:
+            session.close()
         return outcomes
 
     def plan(self, logical_date: date, *, mode: Mode | None = None) -> list[dict[str, Any]]:
@@ -442,11 +461,14 @@ class PipelineRunner:
         )
         return prepare(request, inv.environ)
 
-    def _execute(self, record: RunRecord, *, resumed: bool) -> RunOutcome:
+    def _execute(
+        self, record: RunRecord, *, resumed: bool, session: SessionProvider | None = None
+    ) -> RunOutcome:
         pipeline = self.pipeline
         log = self._log(record)
         done = {s.step for s in record.steps if s.status == "success"} if resumed else set()
-        provider = self.session_factory(self.settings, pipeline.name, True)
+        provider = session or self.session_factory(self.settings, pipeline.name, True)
+        owns_session = session is None
         steps = self._prepare(record.run_id, record.logical_date, record.mode, provider, done)
         resume_hint = self.resume_command(record.run_id)
 
@@ -485,7 +507,7 @@ class PipelineRunner:
             self.ledger, pipeline.name, record.logical_date, record.run_id, self.state.heartbeat_s, log
         ).start()
 
-        state = _RunState(record, steps, earlier_s=earlier_s)
+        state = _RunState(record, steps, earlier_s=earlier_s, owns_session=owns_session)
         t0 = self.timer()
         order = [s.name for s in steps]
         verb = "resumed" if resumed else "started"
@@ -567,7 +589,8 @@ class PipelineRunner:
         record = state.record
         duration = self.timer() - t0
         try:
-            provider.close()
+            if state.owns_session:
+                provider.close()
         except Exception as exc:
             log.warning("closing the SparkSession failed: %s", exc)
         keeper.stop()
