@@ -24,6 +24,7 @@ def conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     step = {"has_spark": False}
     doc = {
         "state": {"url": f"sqlite:///{tmp_path}/state/ledger.db"},
+        "observability": {"runs_dir": str(tmp_path / "runs")},
         "pipelines": {
             "demo": {
                 "schedule": {"cron": "0 2 * * *"},

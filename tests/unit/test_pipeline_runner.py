@@ -102,6 +102,9 @@ class Env:
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
     monkeypatch.syspath_prepend(str(ROOT / "tests" / "e2e"))
     (tmp_path / "conf" / "base").mkdir(parents=True)
+    (tmp_path / "conf" / "base" / "observability.yml").write_text(
+        f"observability:\n  runs_dir: {tmp_path}/runs\n"
+    )
     ledger = SQLiteLedger(tmp_path / "state" / "ledger.db")
     ledger.init_schema()
     return Env(tmp_path, ledger)
@@ -472,3 +475,31 @@ def test_a_backfill_shares_one_session_across_its_dates(
     assert [o.status for o in outcomes] == ["success", "success"]
     assert Path(out).read_text().splitlines() == ["session:spark-0:True", "session:spark-0:True"]
     assert closed == ["spark-0"]
+
+
+def test_steps_are_traced_under_the_pipeline_span(env: Env) -> None:
+    from sparkjobs.observability.tracing import Tracing
+
+    tracing, exporter = Tracing.in_memory()
+    middle = env.step("flaky", "middle", counter=env.p("counter"), fail_times=1)
+    outcome = env.runner(three_steps(env, middle), tracing=tracing).run(D1)
+    assert outcome.ok
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    run_span = spans["pipeline demo"]
+    assert run_span.attributes is not None and run_span.attributes["sparkjobs.status"] == "success"
+    for step in ("first", "middle", "last"):
+        assert spans[f"step {step}"].parent is not None
+        assert spans[f"step {step}"].parent.span_id == run_span.context.span_id
+    # the jobs' own spans (opened by the executor in the worker thread) nest under their step
+    names = {s.context.span_id: s.name for s in exporter.get_finished_spans()}
+    job_spans = sorted(
+        (s.name, names[s.parent.span_id])
+        for s in exporter.get_finished_spans()
+        if s.name.startswith("job ") and s.parent is not None
+    )
+    assert job_spans == [
+        ("job flaky", "step middle"),
+        ("job flaky", "step middle"),
+        ("job record", "step first"),
+        ("job record", "step last"),
+    ]

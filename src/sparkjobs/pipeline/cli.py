@@ -23,6 +23,7 @@ import click
 
 from sparkjobs.context import yesterday_utc
 from sparkjobs.errors import SparkJobsError, UsageError
+from sparkjobs.observability.tracing import Tracing
 from sparkjobs.pipeline.errors import PipelineLockedError
 from sparkjobs.pipeline.ledger import RESUMABLE, RunLedger, RunRecord
 from sparkjobs.pipeline.model import MODES, PipelineSpec
@@ -312,6 +313,7 @@ def run_command(
     tty = _is_tty()
     stop = StopToken()
     outcomes: list[RunOutcome] = []
+    tracing = Tracing.from_environ()
     with _signals(stop) as received, _reporter_context(tty) as live:
         _setup_logging(ws, log_format, live=live is not None)
         try:
@@ -325,6 +327,7 @@ def run_command(
                 invocation=inv,
                 reporter=reporter,
                 stop=stop,
+                tracing=tracing,
             )
             if resume_id:
                 outcomes = [runner.resume(resume_id)]
@@ -348,6 +351,8 @@ def run_command(
                 "error: aborted; the run is recorded as stopped (resume it with --resume-last)", err=True
             )
             sys.exit(130)
+        finally:
+            tracing.shutdown()
     _print_outcomes(outcomes, tty)
     last = outcomes[-1] if outcomes else None
     if last is None:
@@ -724,8 +729,9 @@ def schedule_command(
     stop = StopToken()
     with _signals(stop):
         _setup_logging(ws, log_format)
+        tracing = Tracing.from_environ()
         runner = PipelineRunner(
-            spec, ledger=ledger, settings=ws.settings, state=state, invocation=inv, stop=stop
+            spec, ledger=ledger, settings=ws.settings, state=state, invocation=inv, stop=stop, tracing=tracing
         )
         assert spec.schedule is not None
         sched_mode = spec.schedule.mode
@@ -741,6 +747,8 @@ def schedule_command(
         except SparkJobsError as exc:
             _fail(exc, _code(exc))
             return
+        finally:
+            tracing.shutdown()
     click.echo(
         json.dumps(
             {

@@ -31,6 +31,7 @@ from sparkjobs.context import new_run_id
 from sparkjobs.errors import JobFailedError, SparkJobsError, UsageError
 from sparkjobs.executor import PreparedRun, RunRequest, execute, prepare
 from sparkjobs.observability.logging import ContextAdapter
+from sparkjobs.observability.tracing import Tracing
 from sparkjobs.pipeline.errors import (
     PipelineFailedError,
     StepTimeoutError,
@@ -279,6 +280,7 @@ class PipelineRunner:
         session_factory: SessionFactory | None = None,
         logger: logging.Logger | None = None,
         cancel_grace_s: float = CANCEL_GRACE_S,
+        tracing: Tracing | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.ledger = ledger
@@ -293,6 +295,7 @@ class PipelineRunner:
         self.session_factory = session_factory or default_session_factory
         self.base_log = logger or logging.getLogger("sparkjobs.pipeline")
         self.cancel_grace_s = cancel_grace_s
+        self.tracing = tracing or Tracing.disabled()
 
     # -- public entry points ------------------------------------------------------------------------
     def resume_command(self, run_id: str) -> str:
@@ -458,6 +461,7 @@ class PipelineRunner:
             run_id=f"{run_id}.{name}",
             extra_params=params,
             session=provider if has_spark else no_spark,
+            tracing=self.tracing,
         )
         return prepare(request, inv.environ)
 
@@ -524,7 +528,18 @@ class PipelineRunner:
         )
         self.reporter.run_started(record, order, done)
         status, failed_step, error, transient = "success", None, None, False
+        run_span = self.tracing.span(
+            f"pipeline {pipeline.name}",
+            {
+                "sparkjobs.pipeline": pipeline.name,
+                "sparkjobs.run_id": record.run_id,
+                "sparkjobs.event_date": record.logical_date.isoformat(),
+                "sparkjobs.mode": record.mode,
+                "sparkjobs.resumed": resumed,
+            },
+        )
         try:
+            span = run_span.__enter__()
             for step in steps:
                 if step.prepared is None:
                     outcome = StepOutcome(
@@ -548,7 +563,10 @@ class PipelineRunner:
                     failed_step = step.name
                     break
                 state.current = step.name
-                outcome = self._run_step(state, step, log, previous_attempts.get(step.name, 0))
+                with self.tracing.span(
+                    f"step {step.name}", {"sparkjobs.step": step.name, "sparkjobs.job": step.job}
+                ):
+                    outcome = self._run_step(state, step, log, previous_attempts.get(step.name, 0))
                 state.current = None
                 state.outcomes[step.name] = outcome
                 if outcome.status != "success":
@@ -558,6 +576,7 @@ class PipelineRunner:
                         status = "stopped"
                     break
         except BaseException as exc:  # KeyboardInterrupt (second Ctrl-C), a ledger failure...
+            run_span.__exit__(type(exc), exc, exc.__traceback__)
             status = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             failed_step = state.current or failed_step
@@ -568,6 +587,8 @@ class PipelineRunner:
             except Exception as inner:  # keep the original error; the stale-lock rules recover the lock
                 log.error("could not record the end of run %s: %s", record.run_id, inner)
             raise
+        span.set_attribute("sparkjobs.status", status)
+        run_span.__exit__(None, None, None)
         result = self._finish(state, status, failed_step, error, t0, log, keeper, provider)
         result.error_transient = transient
         result.took_over = took_over
@@ -767,7 +788,10 @@ class PipelineRunner:
             except BaseException as exc:
                 box["error"] = exc
 
-        worker = threading.Thread(target=target, name=f"sparkjobs-step-{step.name}", daemon=True)
+        # the job's spans nest under this step's span although they run in another thread
+        worker = threading.Thread(
+            target=self.tracing.bind(target), name=f"sparkjobs-step-{step.name}", daemon=True
+        )
         worker.start()
         deadline = None if step.timeout_s is None else self.timer() + step.timeout_s
         while worker.is_alive():
