@@ -27,6 +27,34 @@ from typing import Any, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, generate_latest
 
 M = TypeVar("M", Counter, Gauge, Histogram, Summary)
+C = TypeVar("C")
+
+
+def registry_of(metrics: Any) -> CollectorRegistry | None:
+    """The registry of a ``RunMetrics`` (anything with ``.registry``) or a ``CollectorRegistry`` itself."""
+    if metrics is None:
+        return None
+    if isinstance(metrics, CollectorRegistry):
+        return metrics
+    registry = getattr(metrics, "registry", None)
+    if isinstance(registry, CollectorRegistry):
+        return registry
+    raise TypeError(f"metrics must be a RunMetrics or a CollectorRegistry, got {type(metrics).__name__}")
+
+
+def get_or_create(
+    registry: CollectorRegistry,
+    kind: Callable[..., C],
+    name: str,
+    documentation: str,
+    labelnames: Sequence[str] = (),
+    **kwargs: Any,
+) -> C:
+    """The collector registered as ``name`` in ``registry``, created on first use."""
+    existing = registry._names_to_collectors.get(name)  # no public lookup in prometheus_client
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    return kind(name, documentation, list(labelnames), registry=registry, **kwargs)
 
 
 class RunMetrics:

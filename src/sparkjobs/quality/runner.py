@@ -18,7 +18,7 @@ from prometheus_client import Gauge
 from pydantic import TypeAdapter, ValidationError
 
 from sparkjobs.errors import ConfigError, DataError
-from sparkjobs.quality._metrics import get_or_create, registry_of
+from sparkjobs.observability.metrics import get_or_create, registry_of
 from sparkjobs.quality.checks import (
     AcceptedValues,
     Freshness,

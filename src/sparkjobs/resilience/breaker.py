@@ -26,7 +26,7 @@ from prometheus_client import Counter, Enum
 from pydantic import BaseModel, ConfigDict, Field
 
 from sparkjobs.errors import TransientError
-from sparkjobs.resilience._metrics import get_or_create, registry_of
+from sparkjobs.observability.metrics import get_or_create, registry_of
 from sparkjobs.resilience.classify import explain
 
 P = ParamSpec("P")

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from prometheus_client import Counter
 
 from sparkjobs.errors import SparkJobsError
-from sparkjobs.resilience._metrics import get_or_create, registry_of
+from sparkjobs.observability.metrics import get_or_create, registry_of
 from sparkjobs.resilience.classify import Kind, explain
 from sparkjobs.resilience.retry import RetryPolicy
 

@@ -41,7 +41,7 @@ import tenacity
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sparkjobs.resilience._metrics import get_or_create, registry_of
+from sparkjobs.observability.metrics import get_or_create, registry_of
 from sparkjobs.resilience.classify import Classification, explain
 
 P = ParamSpec("P")
