@@ -222,6 +222,35 @@ def test_load_then_read_every_type(make_store: Callable[..., SnapshotStore]) -> 
 
 
 @pytest.mark.parametrize("make_store", ENGINES, indirect=True)
+def test_awkward_text_and_floats_round_trip_exactly(make_store: Callable[..., SnapshotStore]) -> None:
+    names = ["", None, 'say "hi"', "a,b\nc", "back\\slash", "\\.", "Amélie ☕"]
+    users = pa.table(
+        {
+            "user_id": pa.array(range(1, 8), pa.int32()),
+            "name": names,
+            "joined": pa.array([None] * 7, pa.date32()),
+            "active": [True] * 7,
+            "updated": pa.array([None] * 7, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    scores = [1 / 3, 0.1 + 0.2, 1e-300, -2.5e300, 123456789.123456789, 0.0, -0.0]
+    score_table = pa.table(
+        {
+            "user_id": pa.array(range(1, 8), pa.int32()),
+            "rank": pa.array([1] * 7, pa.int32()),
+            "item": pa.array([2**62, -(2**62), 0, 1, 2, 3, 4], pa.int64()),
+            "score": scores,
+        }
+    )
+    store = make_store()
+    store.load_snapshot({"users": users, "scores": score_table}, snapshot_date=DAY_A, run_id="r")
+    assert [r["name"] for r in rows(store, "users")] == names
+    got = rows(store, "scores")
+    assert [r["score"] for r in got] == scores
+    assert [r["item"] for r in got] == [2**62, -(2**62), 0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("make_store", ENGINES, indirect=True)
 def test_second_load_replaces_every_table(make_store: Callable[..., SnapshotStore]) -> None:
     store = make_store()
     store.load_snapshot({"users": users_a(), "scores": scores_a()}, snapshot_date=DAY_A, run_id="run-a")

@@ -5,7 +5,8 @@ A :class:`SnapshotStore` holds the tables an online service reads (declared once
 :meth:`SnapshotStore.load_snapshot` replaces *all* tables at once:
 
 1. in one transaction, every table is bulk-loaded into a staging table (``<name>__staging``):
-   PostgreSQL through ``COPY ... FROM STDIN (FORMAT BINARY)``, SQLite through ``executemany``;
+   PostgreSQL through ``COPY ... FROM STDIN`` (binary tuples encoded by numpy for all-numeric
+   tables, CSV written by Arrow for tables with text), SQLite through ``executemany``;
 2. keys and indexes are built on the staged data, statistics gathered;
 3. still in the same transaction, each live table is dropped, its staging table renamed in, and a
    row is added to the metadata table; then the transaction commits.
@@ -34,6 +35,7 @@ SQLite reader (an API process) needs none of them.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import queue
@@ -820,14 +822,14 @@ class SQLiteSnapshotStore(SnapshotStore):
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------------
-_PG_TYPES: dict[ColumnType, tuple[str, str]] = {  # (DDL type, COPY binary type name)
-    "int32": ("integer", "int4"),
-    "int64": ("bigint", "int8"),
-    "float64": ("double precision", "float8"),
-    "string": ("text", "text"),
-    "bool": ("boolean", "bool"),
-    "date": ("date", "date"),
-    "timestamp": ("timestamp with time zone", "timestamptz"),
+_PG_TYPES: dict[ColumnType, str] = {
+    "int32": "integer",
+    "int64": "bigint",
+    "float64": "double precision",
+    "string": "text",
+    "bool": "boolean",
+    "date": "date",
+    "timestamp": "timestamp with time zone",
 }
 #: types encoded by numpy straight into PostgreSQL's binary COPY format: (big-endian dtype, byte size)
 _FIXED_WIDTH: dict[ColumnType, tuple[str, int]] = {
@@ -1006,7 +1008,7 @@ class PostgresSnapshotStore(SnapshotStore):
         cols = [
             sql.SQL("{} {}{}").format(
                 sql.Identifier(c.name),
-                sql.SQL(_PG_TYPES[c.type][0]),
+                sql.SQL(_PG_TYPES[c.type]),
                 sql.SQL("" if c.nullable else " NOT NULL"),
             )
             for c in spec.columns
@@ -1016,30 +1018,36 @@ class PostgresSnapshotStore(SnapshotStore):
         )
 
     def _copy(self, conn: Any, spec: TableSpec, src: _Source) -> int:
-        """Binary COPY of one table; numpy-encoded blocks when every column is fixed-width."""
+        """COPY one table into its staging table.
+
+        All columns fixed-width: binary COPY of numpy-encoded tuples (no per-row Python, no parsing
+        on the server). A table with text: CSV written by Arrow's C++ writer (strings quoted, nulls
+        as unquoted empty fields, floats in shortest round-trip form), parsed by the server like
+        ``psql \\copy`` does, again without a per-row Python loop.
+        """
+        import pyarrow.csv as pacsv
         from psycopg import sql
 
-        stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(spec.staging_name), sql.SQL(", ").join(map(sql.Identifier, spec.column_names))
-        )
         fixed = all(c.type in _FIXED_WIDTH for c in spec.columns)
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
+            sql.Identifier(spec.staging_name),
+            sql.SQL(", ").join(map(sql.Identifier, spec.column_names)),
+            sql.SQL("BINARY" if fixed else "CSV"),
+        )
+        csv_options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
         n = 0
         with conn.cursor() as cur, cur.copy(stmt) as copy:
             if fixed:
                 copy.write(PGCOPY_HEADER)
-            else:
-                copy.set_types([_PG_TYPES[c.type][1] for c in spec.columns])
             for batch in src.batches():
-                if fixed and not any(batch.column(i).null_count for i in range(batch.num_columns)):
-                    copy.write(encode_binary_rows(batch, spec))
-                elif fixed:
+                if not fixed:
+                    sink = io.BytesIO()
+                    pacsv.write_csv(batch, sink, write_options=csv_options)
+                    copy.write(sink.getvalue())
+                elif any(batch.column(i).null_count for i in range(batch.num_columns)):
                     copy.write(_encode_rows_with_nulls(batch, spec))
                 else:
-                    cols = [
-                        _pylist(batch.column(i), c.type, iso_dates=False) for i, c in enumerate(spec.columns)
-                    ]
-                    for row in zip(*cols, strict=True):
-                        copy.write_row(row)
+                    copy.write(encode_binary_rows(batch, spec))
                 n += batch.num_rows
             if fixed:
                 copy.write(PGCOPY_TRAILER)
