@@ -79,8 +79,7 @@ class ParsedArgs:
 class _Collector:
     """Accumulates options; a framework option given twice with different values is an error."""
 
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
+    def __init__(self) -> None:
         self.singles: dict[str, tuple[str, str]] = {}  # norm key -> (value, shown flag)
         self.job: tuple[str, str] | None = None
         self.json: tuple[str, dict[str, Any]] | None = None
@@ -244,7 +243,7 @@ def _positional(c: _Collector, token: str, index: int) -> None:
 
 def parse_args(argv: Sequence[str], platform: Platform) -> ParsedArgs:
     """Parse ``argv`` (without the program name) in ``platform``'s style."""
-    c = _Collector(platform)
+    c = _Collector()
     options, positionals = tokenize(argv)
     for key, value in options:
         if platform.is_own_argument(key):
