@@ -35,6 +35,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from sparkjobs.config.secrets import mask_text
 from sparkjobs.pipeline.errors import LedgerError, PipelineLockedError, RunNotFoundError
 from sparkjobs.resilience import explain
@@ -926,11 +928,18 @@ class PostgresLedger(RunLedger):
     types = {"date": "DATE", "ts": "TIMESTAMPTZ", "float": "DOUBLE PRECISION"}
 
     def __init__(
-        self, url: str, *, schema: str | None = None, connect_timeout_s: int = 10, **kwargs: Any
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        password: SecretStr | None = None,
+        connect_timeout_s: int = 10,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.url = url
         self.schema = schema
+        self._password = password
         self.connect_timeout_s = connect_timeout_s
 
     @property
@@ -941,7 +950,10 @@ class PostgresLedger(RunLedger):
         import psycopg
         from psycopg import sql
 
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout_s)
+        extra: dict[str, Any] = {}
+        if self._password is not None:
+            extra["password"] = self._password.get_secret_value()
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout_s, **extra)
         if self.schema:
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         return conn
@@ -985,6 +997,7 @@ def open_ledger(
     url: str,
     *,
     pg_schema: str | None = None,
+    password: SecretStr | None = None,
     base_dir: Path | None = None,
     init: bool = True,
     **kwargs: Any,
@@ -996,7 +1009,7 @@ def open_ledger(
             path = base_dir / path
         ledger: RunLedger = SQLiteLedger(path, **kwargs)
     elif url.startswith(("postgresql://", "postgres://")):
-        ledger = PostgresLedger(url, schema=pg_schema, **kwargs)
+        ledger = PostgresLedger(url, schema=pg_schema, password=password, **kwargs)
     else:
         raise LedgerError(
             f"unsupported state store url {mask_text(url)!r}: expected sqlite:///PATH or postgresql://..."

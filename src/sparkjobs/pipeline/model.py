@@ -34,7 +34,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from sparkjobs.config.layers import LayeredConfig
 from sparkjobs.config.typing import type_raw_values
@@ -223,6 +223,9 @@ class StateSettings(BaseModel):
     url: str = Field(
         "sqlite:///state/pipeline.db",
         description="sqlite:///relative/or//absolute/path.db, or postgresql://user@host:5432/db",
+    )
+    password: SecretStr | None = Field(
+        None, description="PostgreSQL password, kept out of the URL (e.g. SPARKJOBS__STATE__PASSWORD)"
     )
     pg_schema: str | None = Field(
         None, description="PostgreSQL schema for the ledger tables (created if missing)"

@@ -93,4 +93,4 @@ class Workspace:
 
     def open_ledger(self, **kwargs: object) -> RunLedger:
         state = self.state()
-        return open_ledger(state.url, pg_schema=state.pg_schema, **kwargs)  # type: ignore[arg-type]
+        return open_ledger(state.url, pg_schema=state.pg_schema, password=state.password, **kwargs)  # type: ignore[arg-type]

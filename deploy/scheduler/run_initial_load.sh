@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The one-time initial load: recommendations_daily in initial_load mode for EVENT_DATE
+# (default: yesterday, UTC) — every step whose job has a `mode` setting gets `initial_load`.
+#
+#   run_initial_load.sh [extra `sparkjobs pipeline run` flags, e.g. --env prod]
+#   EVENT_DATE=2024-03-01 run_initial_load.sh
+#
+# A thin wrapper: retries, the run ledger, the one-run-per-date lock (exit 2 when that date is
+# already running) and resume hints come from `sparkjobs pipeline run`. A failed load exits 1 and
+# prints the exact `--resume` command. Environment: PIPELINE, SPARKJOBS_BIN, SPARKJOBS_WORKDIR as
+# in run_daily_pipeline.sh.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+workdir=${SPARKJOBS_WORKDIR:-$(cd "$here/../.." && pwd)}
+pipeline=${PIPELINE:-recommendations_daily}
+sparkjobs=${SPARKJOBS_BIN:-sparkjobs}
+event_date=${EVENT_DATE:-$(date -u -d yesterday +%F)}
+
+started=$(date -u +%s)
+echo "$(date -u +%FT%TZ) run_initial_load: $pipeline --date $event_date (initial_load) starting in $workdir"
+cd "$workdir"
+code=0
+"$sparkjobs" pipeline run "$pipeline" --mode initial_load --date "$event_date" "$@" || code=$?
+echo "$(date -u +%FT%TZ) run_initial_load: $pipeline --date $event_date finished with exit code $code" \
+  "after $(( $(date -u +%s) - started ))s"
+exit "$code"
