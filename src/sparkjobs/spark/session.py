@@ -35,9 +35,19 @@ def _import_pyspark() -> Any:
 
 
 def active_session() -> SparkSession | None:
-    """The session the platform (or an earlier call) already started, if any."""
+    """The session the platform (or an earlier call) already started, if any.
+
+    ``getActiveSession`` is per thread; like pyspark's ``SparkSession.active()`` this falls back to
+    the process's default session, so that code running in a worker thread (a pipeline step with a
+    timeout) reuses, and never stops, a session another thread started.
+    """
     sql = _import_pyspark()
-    return sql.SparkSession.getActiveSession()
+    session = sql.SparkSession.getActiveSession()
+    if session is None:
+        default = getattr(sql.SparkSession, "_instantiatedSession", None)
+        if default is not None and getattr(default.sparkContext, "_jsc", None) is not None:
+            session = default
+    return session
 
 
 def build_session(
@@ -49,7 +59,7 @@ def build_session(
     """Return ``(session, created)``; ``created`` is False when an active session was reused."""
     sql = _import_pyspark()
     conf = settings.spark_conf(app_suffix)
-    existing = sql.SparkSession.getActiveSession()
+    existing = active_session()
     if existing is not None:
         for key, value in conf.items():
             if key.startswith(_RUNTIME_SETTABLE_PREFIXES):
