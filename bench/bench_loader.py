@@ -10,8 +10,8 @@ Measured per dataset (median of ``--repeat`` runs, the two tools alternating):
 
 * ``psql \\copy``: ``\\copy t FROM file (FORMAT csv, HEADER)`` into an empty table without keys —
   psql start, connect and COPY, timed from outside (the CSV is written beforehand, not timed);
-* ours, COPY phase: Arrow batches → binary COPY into the staging table (numpy-encoded tuples for
-  all-fixed-width tables, psycopg ``write_row`` with ``set_types`` otherwise);
+* ours, COPY phase: Arrow batches → COPY into the staging table (binary tuples encoded by numpy for
+  all-fixed-width tables, CSV written by Arrow's C++ writer for tables with text);
 * ours, whole snapshot: connect, COPY, primary key, ANALYZE, swap, metadata row, commit.
 
 The result is written into docs/benchmarks.md between the ``serving-loader`` markers (the rest of
@@ -190,9 +190,10 @@ def render(results: list[tuple[str, int, Timing]], dsn: str, repeat: int) -> str
         "## Serving loader: our PostgreSQL snapshot load vs `psql \\copy`",
         "",
         f"Measured by `bench/bench_loader.py` on {time.strftime('%Y-%m-%d')}: {machine()}; "
-        f"{server_version(dsn)}; median of {repeat} runs, the two tools alternating on the same rows.",
+        f"{server_version(dsn)}; median of {repeat} runs, the two tools alternating on the same rows "
+        f"(load average {os.getloadavg()[0]:.1f} at the end: other work shared the machine).",
         "",
-        "| dataset | rows | `psql \\copy` (CSV, no key) | ours: COPY phase (binary) | ours: whole snapshot | "
+        "| dataset | rows | `psql \\copy` (CSV, no key) | ours: COPY phase | ours: whole snapshot | "
         "COPY phase vs psql | whole snapshot vs psql |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -205,8 +206,8 @@ def render(results: list[tuple[str, int, Timing]], dsn: str, repeat: int) -> str
         )
     lines += [
         "",
-        "Ratios above 1 mean ours is faster. *COPY phase* is Arrow batches → binary COPY into the staging",
-        "table (numpy-encoded tuples when every column is fixed-width, psycopg `write_row` with `set_types`",
+        "Ratios above 1 mean ours is faster. *COPY phase* is Arrow batches → COPY into the staging table",
+        "(binary tuples encoded by numpy when every column is fixed-width; CSV written by Arrow's C++ writer",
         "when a table has text). *Whole snapshot* adds what `psql \\copy` does not do: connect, primary key,",
         "`ANALYZE`, the swap and the metadata row, all in one transaction. `psql \\copy` loads a CSV",
         "(written beforehand, untimed) into a table without keys, timed from outside including psql",
