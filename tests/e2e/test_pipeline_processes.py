@@ -304,8 +304,9 @@ def test_the_scheduler_fires_on_a_per_second_cron_and_stops_cleanly_on_sigterm(p
     wait_for(lambda: succeeded() >= 2 or proc.poll() is not None, "two scheduled runs", timeout=90)
     assert proc.poll() is None, proc.communicate()[1][-3000:]
     # hold the next run inside its first step, then ask the scheduler to stop
-    Path(project.p("release")).unlink()
+    # (this order leaves no window in which a hold step waits while `started` is missing)
     Path(project.p("started")).unlink()
+    Path(project.p("release")).unlink()
     wait_for(lambda: Path(project.p("started")).exists(), "the next scheduled run", timeout=30)
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.3)
