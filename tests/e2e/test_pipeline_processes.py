@@ -292,6 +292,7 @@ def test_sigterm_stops_a_run_after_the_current_step(project: Project) -> None:
 
 def test_the_scheduler_fires_on_a_per_second_cron_and_stops_cleanly_on_sigterm(project: Project) -> None:
     tick = hold_pipeline(project)
+    tick["steps"]["hold"]["params"]["waiting"] = project.p("waiting")
     tick["schedule"] = {"cron": "* * * * * */1", "timezone": "UTC"}
     project.write({"tick": tick})
     Path(project.p("release")).touch()  # runs go straight through at first
@@ -304,10 +305,10 @@ def test_the_scheduler_fires_on_a_per_second_cron_and_stops_cleanly_on_sigterm(p
     wait_for(lambda: succeeded() >= 2 or proc.poll() is not None, "two scheduled runs", timeout=90)
     assert proc.poll() is None, proc.communicate()[1][-3000:]
     # hold the next run inside its first step, then ask the scheduler to stop
-    # (this order leaves no window in which a hold step waits while `started` is missing)
-    Path(project.p("started")).unlink()
     Path(project.p("release")).unlink()
-    wait_for(lambda: Path(project.p("started")).exists(), "the next scheduled run", timeout=30)
+    wait_for(
+        lambda: Path(project.p("waiting")).exists(), "a scheduled run waiting in its hold step", timeout=30
+    )
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.3)
     Path(project.p("release")).touch()

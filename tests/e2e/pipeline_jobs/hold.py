@@ -19,6 +19,7 @@ from sparkjobs import AbstractJobFactory, TransientError, make_main
 class HoldConfig(TraceConfig):
     started: str
     release: str
+    waiting: str | None = None  # touched once the job is waiting for `release`
     max_wait_s: float = 60.0
     honour_cancel: bool = False
 
@@ -29,6 +30,8 @@ class HoldJob(TracingJob):
         cancel = self.context.extras.get("cancel_event")
         deadline = time.monotonic() + self.config.max_wait_s
         while not Path(self.config.release).exists():
+            if self.config.waiting:
+                Path(self.config.waiting).touch()
             if self.config.honour_cancel and cancel is not None and cancel.is_set():
                 raise TransientError("cancelled by the runner")
             if time.monotonic() > deadline:
