@@ -1,15 +1,17 @@
 """Run every quality check of a DataFrame in ONE Spark aggregation (one action, one scan).
 
 Each check contributes aggregate expressions (null counts, a distinct count, min/max...) to a
-single ``df.agg(...)``; the one result row is then judged check by check. pyspark is imported
-inside the functions, so importing :mod:`sparkjobs.quality` never starts or needs a JVM.
+single action — ``df.agg(...)``, or ``df.observe(...).agg(distinct counts)`` when there are unique
+checks; the one result row is then judged check by check. pyspark is imported inside the
+functions, so importing :mod:`sparkjobs.quality` never starts or needs a JVM.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -63,6 +65,8 @@ class _Compiled:
     check: _Check
     exprs: dict[str, Column]
     judge: Callable[[Mapping[str, Any], int], CheckResult]
+    #: distinct aggregates (unique checks): computed by the aggregation proper, the rest by observe()
+    distinct: dict[str, Column] = field(default_factory=dict)
 
 
 def run_checks(
@@ -101,13 +105,28 @@ def run_checks(
 
 
 def _aggregate(df: DataFrame, compiled: list[_Compiled]) -> dict[str, Any]:
+    """ONE Spark action computing every aggregate.
+
+    Without unique checks: one ``df.agg(...)``. With them, the distinct counts are the aggregation
+    and every other aggregate rides along as ``df.observe(...)`` metrics, computed while the rows
+    stream through the scan stage. (Putting them all in one ``agg`` makes Spark carry every other
+    aggregate's buffer through the distinct-key shuffle — measured 1.5-2x slower than two actions.)
+    """
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     exprs: dict[str, Column] = {ROWS: F.count(F.lit(1))}
+    distinct: dict[str, Column] = {}
     for c in compiled:
         exprs.update(c.exprs)
-    (row,) = df.agg(*[expr.alias(name) for name, expr in exprs.items()]).collect()
-    return row.asDict()
+        distinct.update(c.distinct)
+    regular = [expr.alias(name) for name, expr in exprs.items()]
+    if not distinct:
+        (row,) = df.agg(*regular).collect()
+        return row.asDict()
+    observation = Observation(f"sparkjobs_quality_{uuid.uuid4().hex}")
+    (row,) = df.observe(observation, *regular).agg(*[e.alias(n) for n, e in distinct.items()]).collect()
+    return {**observation.get, **row.asDict()}
 
 
 def _check_names(checks: list[_Check], dataset: str) -> None:
@@ -174,7 +193,7 @@ def _compile(check: _Check, index: int, df: DataFrame, now: datetime) -> _Compil
     if isinstance(check, Unique):
         distinct = F.count_distinct(F.struct(*[F.col(c) for c in check.columns]))
         return _Compiled(
-            check, {f"{key}_distinct": distinct}, lambda row, rows: _judge_unique(check, row, rows, key)
+            check, {}, lambda row, rows: _judge_unique(check, row, rows, key), {f"{key}_distinct": distinct}
         )
     if isinstance(check, AcceptedValues):
         col = F.col(check.column)
