@@ -258,3 +258,23 @@ def test_crontab_entry_quotes_paths_and_escapes_percent() -> None:
 def test_crontab_refuses_a_seconds_schedule() -> None:
     with pytest.raises(UsageError, match="crontab has minute resolution"):
         crontab_entry(pipeline("*/5 * * * * *"), executable="x", workdir=Path("/"), log_file=Path("/l"))
+
+
+def test_a_ledger_outage_does_not_stop_the_scheduler(ledger: SQLiteLedger) -> None:
+    from sparkjobs.pipeline.errors import LedgerError
+
+    class FlakyLedger(SQLiteLedger):
+        down = True
+
+        def last_run_date(self, pipeline: str, *, statuses: Any = ()) -> date | None:
+            if self.down:
+                raise LedgerError("run ledger at postgresql://db: connection refused", transient=True)
+            return super().last_run_date(pipeline, statuses=statuses)
+
+    flaky = FlakyLedger(ledger.path)
+    clock = FakeClock(datetime(2024, 3, 10, 1, 0, tzinfo=UTC))
+    rec = Recorder(ledger, clock)
+    report = Scheduler(pipeline(missed_fires="catch_up"), rec, flaky, stop=ClockStop(clock), clock=clock,
+                       max_fires=2).serve()  # fmt: skip
+    assert rec.calls == [(date(2024, 3, 9), "schedule"), (date(2024, 3, 10), "schedule")]
+    assert len(report.runs) == 2

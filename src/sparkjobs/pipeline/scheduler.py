@@ -86,7 +86,13 @@ class Scheduler:
         return [d for d in candidates if d not in have]
 
     def _handle_missed(self, report: SchedulerReport) -> None:
-        missed = self.missed_dates(self.clock())
+        try:
+            missed = self.missed_dates(self.clock())
+        except (
+            SparkJobsError
+        ) as exc:  # e.g. the ledger's database is briefly down: try again after the next fire
+            self.log.error("could not look for missed fires of %s: %s", self.pipeline.name, exc)
+            return
         if not missed:
             return
         name = self.pipeline.name
