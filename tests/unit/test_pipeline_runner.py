@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 
 from sparkjobs.errors import JobNotFoundError, UsageError
-from sparkjobs.pipeline.errors import PipelineFailedError, PipelineLockedError
+from sparkjobs.pipeline.errors import LedgerError, PipelineFailedError, PipelineLockedError
 from sparkjobs.pipeline.ledger import Holder, SQLiteLedger
 from sparkjobs.pipeline.model import PipelineSpec, StateSettings
 from sparkjobs.pipeline.runner import LockKeeper, PipelineRunner, RunOutcome, StopToken
 from sparkjobs.pipeline.workspace import Invocation
+from sparkjobs.resilience import RetryPolicy
 from sparkjobs.settings import Settings
 from sparkjobs.spark.session import SessionProvider
 
@@ -536,3 +537,41 @@ def test_a_timed_out_spark_step_has_its_jobs_cancelled(
     assert elapsed < 24  # far less than the uncancelled action needs (~25 s of sleeps on 2 cores)
     # the shared session outlives the step: the fixture's session still works
     assert spark.range(3).count() == 3
+
+
+class FlakyLedger(SQLiteLedger):
+    """Fails ``finish_attempt`` with a transient ledger error ``failures`` times."""
+
+    def __init__(self, path: Path, failures: int) -> None:
+        super().__init__(path)
+        self.failures = failures
+
+    def finish_attempt(self, *args: Any, **kwargs: Any) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise LedgerError("run ledger at postgresql://db: connection reset", transient=True)
+        super().finish_attempt(*args, **kwargs)
+
+
+FAST_LEDGER_RETRY = RetryPolicy(strategy="fixed", max_attempts=3, initial_delay_s=0.01)
+
+
+def test_a_briefly_failing_ledger_write_is_retried_without_rerunning_the_job(env: Env) -> None:
+    runner = env.runner({"a": env.step("record", "a")}, ledger_retry=FAST_LEDGER_RETRY)
+    runner.ledger = FlakyLedger(env.ledger.path, failures=2)
+    outcome = runner.run(D1)
+    assert outcome.ok
+    assert env.traced() == [("a", "2024-03-01", "incremental")]  # the job ran once
+    assert [(a.attempt, a.status) for a in env.ledger.get_run(outcome.run_id).attempts] == [(1, "success")]
+
+
+def test_a_ledger_write_that_keeps_failing_fails_the_run_without_rerunning_the_job(env: Env) -> None:
+    runner = env.runner({"a": env.step("record", "a")}, ledger_retry=FAST_LEDGER_RETRY)
+    runner.ledger = FlakyLedger(env.ledger.path, failures=100)
+    outcome = runner.run(D1)
+    assert statuses(outcome) == [("a", "failed", 1)]  # not retried as a step failure
+    assert outcome.error is not None
+    assert outcome.error.endswith("connection reset (gave up after 3 tries)")
+    assert outcome.error_transient is False
+    assert env.traced() == [("a", "2024-03-01", "incremental")]  # the job ran once
+    assert env.ledger.get_run(outcome.run_id).status == "failed"

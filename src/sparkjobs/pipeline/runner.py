@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sparkjobs.context import new_run_id
 from sparkjobs.errors import JobFailedError, SparkJobsError, UsageError
@@ -33,6 +33,7 @@ from sparkjobs.executor import PreparedRun, RunRequest, execute, prepare
 from sparkjobs.observability.logging import ContextAdapter
 from sparkjobs.observability.tracing import Tracing
 from sparkjobs.pipeline.errors import (
+    LedgerError,
     PipelineFailedError,
     StepTimeoutError,
     StopRequestedError,
@@ -45,10 +46,14 @@ from sparkjobs.resilience import RetryEvent, RetryPolicy, explain
 from sparkjobs.settings import Settings
 from sparkjobs.spark.session import SessionProvider
 
+T = TypeVar("T")
+
 #: seconds a timed-out attempt gets to wind down after its Spark jobs were cancelled
 CANCEL_GRACE_S = 10.0
 #: key in ``JobContext.extras`` of a ``threading.Event`` set when the step times out or must stop
 CANCEL_EXTRA = "cancel_event"
+#: how the runner retries its own writes to the run ledger (a briefly unreachable database)
+LEDGER_RETRY = RetryPolicy(strategy="exponential", max_attempts=5, initial_delay_s=0.5, max_delay_s=8.0)
 
 
 # -- stop requests ----------------------------------------------------------------------------------
@@ -281,6 +286,7 @@ class PipelineRunner:
         logger: logging.Logger | None = None,
         cancel_grace_s: float = CANCEL_GRACE_S,
         tracing: Tracing | None = None,
+        ledger_retry: RetryPolicy = LEDGER_RETRY,
     ) -> None:
         self.pipeline = pipeline
         self.ledger = ledger
@@ -296,6 +302,7 @@ class PipelineRunner:
         self.base_log = logger or logging.getLogger("sparkjobs.pipeline")
         self.cancel_grace_s = cancel_grace_s
         self.tracing = tracing or Tracing.disabled()
+        self.ledger_retry = ledger_retry
 
     # -- public entry points ------------------------------------------------------------------------
     def resume_command(self, run_id: str) -> str:
@@ -499,13 +506,13 @@ class PipelineRunner:
                         f"run {record.run_id} changed while this command started (now {fresh.status}); "
                         "look at it with `sparkjobs pipeline runs show` and try again"
                     )
-                self.ledger.reopen_run(record.run_id, step_records)
+                self._record(self.ledger.reopen_run, record.run_id, step_records)
                 record = self.ledger.get_run(record.run_id)
             else:
                 record.steps = step_records
-                self.ledger.create_run(record)
+                self._record(self.ledger.create_run, record)
         except BaseException:
-            self.ledger.release_lock(pipeline.name, record.logical_date, record.run_id)
+            self._record(self.ledger.release_lock, pipeline.name, record.logical_date, record.run_id)
             raise
         keeper = LockKeeper(
             self.ledger, pipeline.name, record.logical_date, record.run_id, self.state.heartbeat_s, log
@@ -582,7 +589,15 @@ class PipelineRunner:
             failed_step = state.current or failed_step
             try:
                 if state.current is not None:
-                    self.ledger.finish_step(record.run_id, state.current, "failed", self.clock(), 0.0, error)
+                    self._record(
+                        self.ledger.finish_step,
+                        record.run_id,
+                        state.current,
+                        "failed",
+                        self.clock(),
+                        0.0,
+                        error,
+                    )
                 self._finish(state, status, failed_step, error, t0, log, keeper, provider)
             except Exception as inner:  # keep the original error; the stale-lock rules recover the lock
                 log.error("could not record the end of run %s: %s", record.run_id, inner)
@@ -617,7 +632,8 @@ class PipelineRunner:
         keeper.stop()
         outcomes = [state.outcomes.get(s.name) or StepOutcome(s.name, s.job, "pending") for s in state.steps]
         try:
-            self.ledger.finish_run(
+            self._record(
+                self.ledger.finish_run,
                 record.run_id,
                 status,
                 self.clock(),
@@ -626,7 +642,7 @@ class PipelineRunner:
                 error=error,
             )
         finally:
-            self.ledger.release_lock(record.pipeline, record.logical_date, record.run_id)
+            self._record(self.ledger.release_lock, record.pipeline, record.logical_date, record.run_id)
         ran = sum(1 for o in outcomes if o.status == "success")
         skipped = sum(1 for o in outcomes if o.status == "skipped")
         fields = {"status": status, "duration_s": round(duration, 3), "failed_step": failed_step}
@@ -675,7 +691,7 @@ class PipelineRunner:
         slog = log.bind(step=step.name)
         started_at = self.clock()
         t0 = self.timer()
-        self.ledger.start_step(run_id, step.name, started_at)
+        self._record(self.ledger.start_step, run_id, step.name, started_at)
         counter = [attempts_before]
         policy = step.retry
 
@@ -694,7 +710,7 @@ class PipelineRunner:
             self.reporter.step_started(step.name, in_run, policy.max_attempts)
             a_started = self.clock()
             a0 = self.timer()
-            self.ledger.start_attempt(run_id, step.name, attempt, a_started)
+            self._record(self.ledger.start_attempt, run_id, step.name, attempt, a_started)
             try:
                 result = self._attempt(step)
             except BaseException as exc:
@@ -704,13 +720,28 @@ class PipelineRunner:
                     else StepFailedError(step.name, exc)
                 )
                 text = str(failure)
-                self.ledger.finish_attempt(
-                    run_id, step.name, attempt, "failed", self.clock(), self.timer() - a0, text
+                self._record(
+                    self.ledger.finish_attempt,
+                    run_id,
+                    step.name,
+                    attempt,
+                    "failed",
+                    self.clock(),
+                    self.timer() - a0,
+                    text,
                 )
                 if not isinstance(exc, Exception):
                     raise
                 raise failure from exc
-            self.ledger.finish_attempt(run_id, step.name, attempt, "success", self.clock(), self.timer() - a0)
+            self._record(
+                self.ledger.finish_attempt,
+                run_id,
+                step.name,
+                attempt,
+                "success",
+                self.clock(),
+                self.timer() - a0,
+            )
             return result
 
         def on_retry(event: RetryEvent) -> None:
@@ -726,7 +757,7 @@ class PipelineRunner:
             error = str(exc)
             if isinstance(exc, StepFailedError | StepTimeoutError):
                 error = f"{error} ({counter[0] - attempts_before} attempt(s); {explain(exc).kind})"
-            self.ledger.finish_step(run_id, step.name, "failed", self.clock(), duration, error)
+            self._record(self.ledger.finish_step, run_id, step.name, "failed", self.clock(), duration, error)
             slog.error(
                 "step %s failed after %d attempt(s) in %.2fs: %s",
                 step.name,
@@ -751,7 +782,7 @@ class PipelineRunner:
             self.reporter.step_finished(step.name, outcome)
             return outcome
         duration = self.timer() - t0
-        self.ledger.finish_step(run_id, step.name, "success", self.clock(), duration)
+        self._record(self.ledger.finish_step, run_id, step.name, "success", self.clock(), duration)
         slog.info(
             "step %s succeeded in %.2fs (%d attempt(s))",
             step.name,
@@ -764,6 +795,20 @@ class PipelineRunner:
         )
         self.reporter.step_finished(step.name, outcome)
         return outcome
+
+    def _record(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A ledger write, retried on transient errors; giving up is terminal, never a step retry.
+
+        A bookkeeping failure after a step succeeded must not make the step's retry policy run the
+        job again: the final error is marked terminal and ends the run.
+        """
+        try:
+            return self.ledger_retry.call(
+                write, *args, logger=self.base_log, operation="run ledger write", **kwargs
+            )
+        except LedgerError as exc:
+            tries = self.ledger_retry.max_attempts
+            raise LedgerError(f"{exc} (gave up after {tries} tries)", transient=False) from exc
 
     def _retry_sleep(self, seconds: float) -> None:
         if self._sleep is not None:
