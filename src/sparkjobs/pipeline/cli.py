@@ -221,12 +221,12 @@ def _reporter_context(use_rich: bool) -> Any:
     return nullcontext(None)
 
 
-def _print_outcomes(outcomes: list[RunOutcome], tty: bool) -> None:
-    if tty:
+def _print_outcomes(outcomes: list[RunOutcome]) -> None:
+    """A readable line per run on a terminal; one JSON line per run for scripts and pipes."""
+    if sys.stdout.isatty():
         for o in outcomes:
             click.echo(
-                f"{o.pipeline} {o.logical_date}: {o.status} in {_fmt_s(o.duration_s)} (run {o.run_id})",
-                err=True,
+                f"{o.pipeline} {o.logical_date}: {o.status} in {_fmt_s(o.duration_s)} (run {o.run_id})"
             )
         return
     for o in outcomes:
@@ -353,7 +353,7 @@ def run_command(
             sys.exit(130)
         finally:
             tracing.shutdown()
-    _print_outcomes(outcomes, tty)
+    _print_outcomes(outcomes)
     last = outcomes[-1] if outcomes else None
     if last is None:
         click.echo("error: stopped before the first run started", err=True)
