@@ -1,0 +1,268 @@
+"""The recommender: item-item cosine similarity on positive interactions, with a popularity fallback.
+
+Pure DataFrame functions shared by ``build_recommendations`` (on the window of the logical date)
+and ``evaluate_recommendations`` (on each user's older ratings), so what is evaluated is exactly
+what is served.
+
+1. Positives: interactions rated ``>= positive_rating``.
+2. Similarity: for each pair of items, ``cooccurrence`` = users who liked both (each user counts
+   with their ``max_items_per_user`` most recent positives, which bounds the quadratic pair
+   count of very heavy users); pairs liked together by fewer than ``min_cooccurrence`` users are
+   dropped; ``score = cooccurrence / sqrt(n_i * n_j)`` (cosine of the binary like-vectors, ``n``
+   = users who liked the item); the ``top_k`` most similar items per item are kept.
+3. Scoring: a user's candidate score is the sum of the similarities between the candidate and the
+   items the user liked; items the user already rated are excluded; the ``top_n`` best are the
+   ``item_knn`` recommendations (users with fewer than ``min_user_positives`` positives get none).
+4. Fallback: every user's list is topped up to ``top_n`` with the most popular items (most users
+   who liked them) that the user has not rated and that are not already in the list
+   (``source = 'popular'``).
+
+Ties are broken by item id, so a rerun on the same input gives the same ranks.
+The self-join that counts co-occurrences is skewed (a few users like thousands of items); it and
+the scoring join (popular items have many neighbours) go through
+:func:`sparkjobs.spark.salting.salted_join` with ``salt_buckets`` from the Spark settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sparkjobs.spark.salting import salted_join
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+ITEM_KNN = "item_knn"
+POPULAR = "popular"
+
+
+class ModelParams(BaseModel):
+    """Parameters of the recommender (``model:`` in the build and evaluate job configs)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    positive_rating: float = Field(4.0, description="a rating at or above this is a positive interaction")
+    min_cooccurrence: int = Field(2, ge=1, description="item pairs liked together by fewer users are ignored")
+    max_items_per_user: int = Field(
+        200, ge=1, description="similarity counts each user's N most recent positives (bounds heavy users)"
+    )
+    top_k: int = Field(50, ge=1, description="similar items kept per item (published and used for scoring)")
+    top_n: int = Field(20, ge=1, le=1000, description="recommendations per user")
+    min_user_positives: int = Field(1, ge=1, description="users with fewer positives get popular items only")
+    popular_pool: int = Field(
+        1000, ge=1, description="popular items published, and the pool the fallback draws from"
+    )
+
+
+@dataclass
+class ModelOutput:
+    """What :func:`fit_and_recommend` produces (lazy frames)."""
+
+    similar_items: DataFrame  # item_id, similar_item_id, score, cooccurrence, rank
+    popular_items: DataFrame  # item_id, score, rank
+    recommendations: DataFrame  # user_id, item_id, score, rank, source
+
+
+def positives(interactions: DataFrame, params: ModelParams) -> DataFrame:
+    """``user_id, item_id, timestamp`` of the interactions rated ``>= positive_rating``."""
+    from pyspark.sql import functions as F
+
+    return interactions.filter(F.col("rating") >= F.lit(params.positive_rating)).select(
+        "user_id", "item_id", "timestamp"
+    )
+
+
+def item_similarity(liked: DataFrame, params: ModelParams, salt_buckets: int = 1) -> DataFrame:
+    """Top-``top_k`` cosine neighbours per item: ``item_id, similar_item_id, score, cooccurrence, rank``."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    recent_first = Window.partitionBy("user_id").orderBy(F.col("timestamp").desc(), F.col("item_id").desc())
+    recent = (
+        liked.select("user_id", "item_id", "timestamp")
+        .withColumn("__n", F.row_number().over(recent_first))
+        .filter(F.col("__n") <= params.max_items_per_user)
+        .select("user_id", "item_id")
+    )
+    likes = recent.groupBy("item_id").agg(F.count(F.lit(1)).alias("likes"))
+    left = recent.select("user_id", F.col("item_id").alias("item_a"))
+    right = recent.select("user_id", F.col("item_id").alias("item_b"))
+    pairs = (
+        salted_join(left, right, "user_id", salt_buckets)
+        .filter(F.col("item_a") < F.col("item_b"))
+        .groupBy("item_a", "item_b")
+        .agg(F.count(F.lit(1)).alias("cooccurrence"))
+        .filter(F.col("cooccurrence") >= params.min_cooccurrence)
+    )
+    scored = (
+        pairs.join(
+            F.broadcast(likes.select(F.col("item_id").alias("item_a"), F.col("likes").alias("likes_a"))),
+            "item_a",
+        )
+        .join(
+            F.broadcast(likes.select(F.col("item_id").alias("item_b"), F.col("likes").alias("likes_b"))),
+            "item_b",
+        )
+        .select(
+            "item_a",
+            "item_b",
+            "cooccurrence",
+            (F.col("cooccurrence") / F.sqrt(F.col("likes_a").cast("double") * F.col("likes_b"))).alias(
+                "score"
+            ),
+        )
+    )
+    both_ways = scored.select(
+        F.col("item_a").alias("item_id"), F.col("item_b").alias("similar_item_id"), "score", "cooccurrence"
+    ).unionByName(
+        scored.select(
+            F.col("item_b").alias("item_id"),
+            F.col("item_a").alias("similar_item_id"),
+            "score",
+            "cooccurrence",
+        )
+    )
+    best_first = Window.partitionBy("item_id").orderBy(F.col("score").desc(), F.col("similar_item_id"))
+    return (
+        both_ways.withColumn("rank", F.row_number().over(best_first))
+        .filter(F.col("rank") <= params.top_k)
+        .select(
+            F.col("item_id").cast("int"),
+            F.col("similar_item_id").cast("int"),
+            F.col("score").cast("double"),
+            F.col("cooccurrence").cast("int"),
+            F.col("rank").cast("int"),
+        )
+    )
+
+
+def popular_items(liked: DataFrame, params: ModelParams) -> DataFrame:
+    """The ``popular_pool`` items liked by most users: ``item_id, score (users), rank``."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = Window.orderBy(F.col("score").desc(), F.col("item_id"))
+    return (
+        liked.groupBy("item_id")
+        .agg(F.countDistinct("user_id").cast("double").alias("score"))
+        .withColumn("rank", F.row_number().over(order))
+        .filter(F.col("rank") <= params.popular_pool)
+        .select(F.col("item_id").cast("int"), "score", F.col("rank").cast("int"))
+    )
+
+
+def recommend(
+    users: DataFrame,
+    rated: DataFrame,
+    liked: DataFrame,
+    similar: DataFrame,
+    popular: DataFrame,
+    params: ModelParams,
+    salt_buckets: int = 1,
+) -> DataFrame:
+    """``top_n`` recommendations per user of ``users``: ``user_id, item_id, score, rank, source``.
+
+    ``rated`` (``user_id, item_id``): everything each user rated (never recommended back);
+    ``liked``: the positives the scores start from; ``similar``/``popular``: from
+    :func:`item_similarity` / :func:`popular_items`.
+
+    One shuffle does it all: the user's (seed, neighbour) pairs, the popular candidates and the
+    rated items are unioned and grouped by (user, item); a group with a rated row is dropped, the
+    rest are ordered knn-first (by summed similarity) then popular (by popularity rank).
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    top_n = params.top_n
+    users = users.select(F.col("user_id").cast("int")).distinct()
+    rated = rated.select(F.col("user_id").cast("int"), F.col("item_id").cast("int"))
+    per_user = Window.partitionBy("user_id")
+    seeds = (
+        liked.select(F.col("user_id").cast("int"), F.col("item_id").cast("int"))
+        .distinct()
+        .join(users, "user_id", "left_semi")
+        .withColumn("__positives", F.count(F.lit(1)).over(per_user))
+        .filter(F.col("__positives") >= params.min_user_positives)
+        .select("user_id", "item_id")
+    )
+    neighbours = similar.select("item_id", "similar_item_id", F.col("score").alias("similarity"))
+    knn_rows = salted_join(seeds, neighbours, "item_id", salt_buckets).select(
+        "user_id",
+        F.col("similar_item_id").alias("item_id"),
+        F.col("similarity"),
+        F.lit(None).cast("int").alias("pop_rank"),
+        F.lit(None).cast("double").alias("pop_score"),
+        F.lit(False).alias("rated"),
+    )
+    # A user loses at most (their rated popular items + top_n knn items) of the popular pool, so
+    # pool ranks up to 2 * top_n + that count are enough to fill any list.
+    pool = F.broadcast(
+        popular.select("item_id", F.col("score").alias("pop_score"), F.col("rank").alias("pop_rank"))
+    )
+    rated_popular = rated.join(pool.select("item_id"), "item_id").groupBy("user_id").count()
+    bounds = users.join(rated_popular, "user_id", "left").select(
+        "user_id", (F.lit(2 * top_n) + F.coalesce(F.col("count"), F.lit(0))).alias("bound")
+    )
+    popular_rows = bounds.join(pool, F.col("pop_rank") <= F.col("bound")).select(
+        "user_id",
+        "item_id",
+        F.lit(None).cast("double").alias("similarity"),
+        "pop_rank",
+        "pop_score",
+        F.lit(False).alias("rated"),
+    )
+    rated_rows = rated.join(users, "user_id", "left_semi").select(
+        "user_id",
+        "item_id",
+        F.lit(None).cast("double").alias("similarity"),
+        F.lit(None).cast("int").alias("pop_rank"),
+        F.lit(None).cast("double").alias("pop_score"),
+        F.lit(True).alias("rated"),
+    )
+    candidates = (
+        knn_rows.unionByName(popular_rows)
+        .unionByName(rated_rows)
+        .repartition("user_id")
+        .groupBy("user_id", "item_id")
+        .agg(
+            F.max("rated").alias("rated"),
+            F.sum("similarity").alias("similarity"),
+            F.min("pop_rank").alias("pop_rank"),
+            F.max("pop_score").alias("pop_score"),
+        )
+        .filter(~F.col("rated"))
+        .withColumn("__knn", F.col("similarity").isNotNull())
+    )
+    order = per_user.orderBy(
+        F.col("__knn").desc(), F.col("similarity").desc(), F.col("pop_rank"), F.col("item_id")
+    )
+    ranked = candidates.withColumn("rank", F.row_number().over(order)).filter(F.col("rank") <= top_n)
+    return ranked.select(
+        F.col("user_id").cast("int"),
+        F.col("item_id").cast("int"),
+        F.when(F.col("__knn"), F.col("similarity"))
+        .otherwise(F.col("pop_score"))
+        .cast("double")
+        .alias("score"),
+        F.col("rank").cast("int"),
+        F.when(F.col("__knn"), F.lit(ITEM_KNN)).otherwise(F.lit(POPULAR)).alias("source"),
+    )
+
+
+def fit_and_recommend(
+    users: DataFrame,
+    rated: DataFrame,
+    interactions: DataFrame,
+    params: ModelParams,
+    salt_buckets: int = 1,
+) -> ModelOutput:
+    """Similarity and popularity from ``interactions`` (``user_id, item_id, rating, timestamp``),
+    then recommendations for ``users`` excluding ``rated``."""
+    liked = positives(interactions, params)
+    similar = item_similarity(liked, params, salt_buckets)
+    popular = popular_items(liked, params)
+    recs = recommend(users, rated, liked, similar, popular, params, salt_buckets)
+    return ModelOutput(similar, popular, recs)

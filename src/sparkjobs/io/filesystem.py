@@ -1,0 +1,147 @@
+"""Paths on any Hadoop-compatible file system (local, ``hdfs://``, ``s3a://``, ``abfss://``) via Spark's JVM.
+
+The lake writers and readers need a handful of file-system operations Spark's DataFrame API does
+not offer: does a table exist yet, which partition directories does it have, delete one partition
+directory. They go through Hadoop's ``FileSystem`` of the running session, so they work wherever
+Spark can read and write, with the same credentials.
+
+Also here: :func:`driver_side_listing`, which makes Spark list many small partition directories on
+the driver instead of launching a distributed listing job (one task per directory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+#: Spark lists input paths with a distributed job when there are more paths than this
+LISTING_THRESHOLD_KEY = "spark.sql.sources.parallelPartitionDiscovery.threshold"
+
+
+#: characters Spark percent-escapes in partition directory names (ExternalCatalogUtils.charToEscape)
+_ESCAPED = frozenset(chr(c) for c in range(0x01, 0x20)) | frozenset("\"#%'*/:=?\\\x7f{[]^")
+
+
+def partition_value(value: Any) -> str:
+    """How Spark spells a partition value in a directory name (dates as ISO text, escaped)."""
+    if isinstance(value, date):
+        text = value.isoformat()
+    elif isinstance(value, bool):
+        text = str(value).lower()
+    else:
+        text = str(value)
+    return "".join(f"%{ord(ch):02X}" if ch in _ESCAPED else ch for ch in text)
+
+
+def partition_dir(root: str, spec: Mapping[str, Any]) -> str:
+    """``root/col=value/...`` for one partition spec (keys in the table's partition order)."""
+    parts = [f"{name}={partition_value(value)}" for name, value in spec.items()]
+    return "/".join([root.rstrip("/"), *parts])
+
+
+class HadoopFileSystem:
+    """The few file-system calls the lake needs, on the session's Hadoop configuration."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self._spark = spark
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None, "HadoopFileSystem needs a classic (non-Connect) SparkSession"
+        self._jvm: Any = jvm
+        self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+
+    def _path(self, path: str) -> tuple[Any, Any]:
+        jpath = self._jvm.org.apache.hadoop.fs.Path(path)
+        return jpath.getFileSystem(self._conf), jpath
+
+    def exists(self, path: str) -> bool:
+        fs, jpath = self._path(path)
+        return bool(fs.exists(jpath))
+
+    def is_dir(self, path: str) -> bool:
+        fs, jpath = self._path(path)
+        return bool(fs.exists(jpath) and fs.getFileStatus(jpath).isDirectory())
+
+    def list_dirs(self, path: str) -> list[str]:
+        """Names of the sub-directories of ``path`` (sorted); an absent path has none."""
+        fs, jpath = self._path(path)
+        if not fs.exists(jpath):
+            return []
+        return sorted(str(s.getPath().getName()) for s in fs.listStatus(jpath) if s.isDirectory())
+
+    def list_files(self, path: str) -> list[str]:
+        """Full paths of the data files directly under ``path`` (hidden ``_``/``.`` files skipped)."""
+        fs, jpath = self._path(path)
+        if not fs.exists(jpath):
+            return []
+        out = []
+        for status in fs.listStatus(jpath):
+            name = str(status.getPath().getName())
+            if status.isFile() and not name.startswith(("_", ".")):
+                out.append(str(status.getPath().toString()))
+        return sorted(out)
+
+    def partitions(self, root: str, column: str) -> list[str]:
+        """Values of the ``column=value`` directories directly under ``root`` (sorted)."""
+        prefix = f"{column}="
+        return [name[len(prefix) :] for name in self.list_dirs(root) if name.startswith(prefix)]
+
+    def delete(self, path: str) -> bool:
+        """Delete ``path`` recursively; False when it did not exist."""
+        fs, jpath = self._path(path)
+        if not fs.exists(jpath):
+            return False
+        return bool(fs.delete(jpath, True))
+
+    def write_text(self, path: str, text: str) -> None:
+        """Write (replace) a small text file, e.g. a report next to the data it describes."""
+        fs, jpath = self._path(path)
+        stream = fs.create(jpath, True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+
+    def read_text(self, path: str) -> str:
+        fs, jpath = self._path(path)
+        stream = fs.open(jpath)
+        reader = self._jvm.java.io.BufferedReader(self._jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        try:
+            lines = []
+            line = reader.readLine()
+            while line is not None:
+                lines.append(str(line))
+                line = reader.readLine()
+            return "\n".join(lines)
+        finally:
+            reader.close()
+
+
+@contextmanager
+def driver_side_listing(spark: SparkSession, max_paths: int | None) -> Iterator[None]:
+    """List up to ``max_paths`` input paths on the driver while the block runs.
+
+    Spark starts a distributed listing job (one task per directory) when a read names more than
+    32 paths. For thousands of small directories on a local or HDFS file system listing them on
+    the driver is several times faster; on object stores with very many directories the parallel
+    job can win, so this is opt-in per read. ``None`` leaves Spark's setting alone. The previous
+    value is restored afterwards (Spark lists the files when the DataFrame is created, inside the
+    block).
+    """
+    if max_paths is None:
+        yield
+        return
+    conf = spark.conf
+    previous = conf.get(LISTING_THRESHOLD_KEY, None)
+    conf.set(LISTING_THRESHOLD_KEY, str(max_paths))
+    try:
+        yield
+    finally:
+        if previous is None:
+            conf.unset(LISTING_THRESHOLD_KEY)
+        else:
+            conf.set(LISTING_THRESHOLD_KEY, previous)
