@@ -17,6 +17,12 @@ from sparkjobs.errors import SparkUnavailableError
 from .conftest import MODEL_JOB, PORTED_JOB
 
 
+@pytest.fixture(autouse=True)
+def _runs_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs called without conf/ write their run report under ./runs: keep it out of the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def square(job_dir: Callable[[str, str], Path]) -> Any:
     job_dir("acme.jobs.square", MODEL_JOB)
