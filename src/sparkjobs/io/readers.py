@@ -258,8 +258,8 @@ def check_record(df: DataFrame, schema: RecordSchema) -> DataFrame:
 class RawFileReader:
     """CSV (with a header line) or JSON lines, read with a :class:`RecordSchema` into a :class:`ReadResult`.
 
-    ``options`` are passed to Spark's reader over the defaults (for CSV: header, the header must
-    name the schema's columns, PERMISSIVE mode). Partition directories under ``base_path``
+    ``options`` are passed to Spark's reader over the defaults (for CSV: a header line that must
+    name the schema's columns, RFC 4180 quoting, PERMISSIVE mode). Partition directories under ``base_path``
     (``event_date=2016-10-16``) become columns of both outputs. ``listing_threshold`` lists up to
     that many paths on the driver (see :func:`~sparkjobs.io.filesystem.driver_side_listing`).
     """
@@ -286,7 +286,8 @@ class RawFileReader:
     def _options(self, base_path: str | None) -> dict[str, str]:
         opts = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN}
         if self.format == "csv":
-            opts.update({"header": "true", "enforceSchema": "false", "multiLine": "false"})
+            # RFC 4180: a quote inside a quoted field is doubled ("")
+            opts.update({"header": "true", "enforceSchema": "false", "multiLine": "false", "escape": '"'})
         if base_path is not None:
             opts["basePath"] = base_path
         opts.update(self.options)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sparkjobs.errors import DataError
 from sparkjobs.io.filesystem import HadoopFileSystem, partition_dir, partition_value
@@ -28,21 +28,24 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 PartitionSpec = Mapping[str, Any]
+OnEmpty = Literal["delete", "write_empty"]
 
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What a write changed: the partitions written and the (now empty) partitions deleted."""
+    """What a write changed: partitions written, (now empty) partitions deleted or written empty."""
 
     path: str
     written: list[dict[str, str]] = field(default_factory=list)
     deleted: list[dict[str, str]] = field(default_factory=list)
+    emptied: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "partitions_written": len(self.written),
             "partitions_deleted": len(self.deleted),
+            "partitions_emptied": len(self.emptied),
         }
 
 
@@ -106,8 +109,16 @@ class ParquetWriter:
         return condition
 
     # -- writes ------------------------------------------------------------------------------------
-    def overwrite_partitions(self, df: DataFrame, *, replace: Sequence[PartitionSpec] = ()) -> WriteResult:
-        """Dynamic partition overwrite of ``df``; partitions in ``replace`` left without rows are deleted."""
+    def overwrite_partitions(
+        self, df: DataFrame, *, replace: Sequence[PartitionSpec] = (), on_empty: OnEmpty = "delete"
+    ) -> WriteResult:
+        """Dynamic partition overwrite of ``df``.
+
+        A partition named in ``replace`` for which ``df`` has no rows is deleted
+        (``on_empty="delete"``), or replaced by one empty Parquet file that carries the schema
+        (``on_empty="write_empty"``: for snapshot tables, where "no rows today" must still be
+        readable as a snapshot).
+        """
         from pyspark.sql import functions as F
 
         missing = [c for c in self.partition_by if c not in df.columns]
@@ -133,10 +144,19 @@ class ParquetWriter:
             )
         present_keys = {tuple(p.items()) for p in present}
         deleted: list[dict[str, str]] = []
+        emptied: list[dict[str, str]] = []
         for spec in (self._spec(p) for p in replace):
-            if tuple(spec.items()) not in present_keys and self.fs.delete(partition_dir(self.path, spec)):
+            if tuple(spec.items()) in present_keys:
+                continue
+            target = partition_dir(self.path, spec)
+            if on_empty == "write_empty":
+                df.limit(0).drop(*self.partition_by).coalesce(1).write.mode("overwrite").option(
+                    "compression", self.compression
+                ).parquet(target)
+                emptied.append(spec)
+            elif self.fs.delete(target):
                 deleted.append(spec)
-        return WriteResult(self.path, sorted(present, key=lambda p: tuple(p.values())), deleted)
+        return WriteResult(self.path, sorted(present, key=lambda p: tuple(p.values())), deleted, emptied)
 
     def replace_where(
         self, new: DataFrame, *, remove: Column, partitions: Sequence[PartitionSpec]

@@ -1,0 +1,311 @@
+"""Build silver interactions and the gold recommendation snapshot of the logical date.
+
+Silver (``<silver_path>/interactions/snapshot_date=<date>/``): the latest rating of every
+user-item delivered up to the logical date, joined to the catalog (interactions with an item the
+catalog does not know are counted and left out).
+
+Gold (``<gold_path>/<table>/snapshot_date=<date>/``), computed over the window
+``[date - window_days + 1, date]`` of silver:
+
+- ``similar_items``: top-K item-item cosine neighbours from co-occurring positive ratings;
+- ``popular_items``: the items liked by most users in the window;
+- ``recommendations``: top-N per user active in the window, excluding everything the user ever
+  rated, item-kNN first, topped up with popular items (``source``: ``item_knn`` | ``popular``);
+- ``items``: the catalog, every item with a title.
+
+Quality checks run on every gold table before anything is written, so a failing check publishes
+nothing. Each table's snapshot partition is replaced as a whole: rerunning a date is idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from recommendations.lake import BRONZE_DDL, CATALOG_SCHEMA, GOLD_TABLES, SNAPSHOT_COLUMN
+from recommendations.model import ITEM_KNN, POPULAR, ModelParams, fit_and_recommend
+from recommendations.silver import bronze_as_of, clean_catalog, latest_interactions
+from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
+from sparkjobs.io import HadoopFileSystem, ParquetWriter, PreviousOutputReader, RawFileReader
+from sparkjobs.quality import AcceptedValues, InRange, NotNull, QualityChecks, RowCount, Unique
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+
+def default_gold_checks() -> dict[str, QualityChecks]:
+    return {
+        "items": [NotNull(columns=["item_id", "title"]), Unique(columns=["item_id"]), RowCount(min=1)],
+        "recommendations": [
+            NotNull(columns=["user_id", "item_id", "score", "rank", "source"]),
+            Unique(columns=["user_id", "rank"]),
+            Unique(columns=["user_id", "item_id"]),
+            AcceptedValues(column="source", values=[ITEM_KNN, POPULAR]),
+            InRange(column="rank", min=1),
+        ],
+        "similar_items": [
+            NotNull(columns=["item_id", "similar_item_id", "score", "rank"]),
+            Unique(columns=["item_id", "rank"]),
+            InRange(column="score", min=0.0, max=1.000001),
+        ],
+        "popular_items": [NotNull(columns=["item_id", "score", "rank"]), Unique(columns=["item_id"])],
+    }
+
+
+class BuildRecommendationsConfig(BaseModel):
+    """Parameters of ``build_recommendations`` (config key ``jobs.build_recommendations``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bronze_path: str = Field(
+        "data/lake/bronze/events", description="bronze events (written by ingest_events)"
+    )
+    catalog_path: str = Field("data/raw/catalog/movies.csv", description="item catalog CSV")
+    silver_path: str = Field("data/lake/silver", description="root of the silver tables")
+    gold_path: str = Field("data/lake/gold", description="root of the gold tables")
+    catalog_quarantine_path: str = Field(
+        "data/lake/quarantine/catalog", description="catalog rows that break the schema, with reasons"
+    )
+    window_days: int = Field(7, ge=1, description="gold is computed over [date - window_days + 1, date]")
+    model: ModelParams = Field(default_factory=ModelParams, description="recommender parameters")
+    listing_threshold: int | None = Field(
+        10_000,
+        ge=1,
+        description="list up to this many input directories on the driver (None: Spark's default)",
+    )
+    quality: dict[str, QualityChecks] = Field(
+        default_factory=default_gold_checks,
+        description="checks per gold table, run before anything is written",
+    )
+
+    @field_validator("quality")
+    @classmethod
+    def _known_tables(cls, value: dict[str, QualityChecks]) -> dict[str, QualityChecks]:
+        unknown = sorted(set(value) - set(GOLD_TABLES))
+        if unknown:
+            raise ValueError(f"unknown gold table(s) {unknown}; expected some of {list(GOLD_TABLES)}")
+        return value
+
+
+class BuildRecommendationsJob(AbstractJob):
+    """bronze + catalog → silver interactions → gold snapshot. Readers and writers are injected."""
+
+    def __init__(
+        self,
+        config: BuildRecommendationsConfig,
+        context: JobContext,
+        *,
+        bronze: PreviousOutputReader,
+        catalog: RawFileReader,
+        catalog_quarantine: ParquetWriter,
+        silver: ParquetWriter,
+        gold: dict[str, ParquetWriter],
+    ) -> None:
+        self.config = config
+        self.context = context
+        self.bronze = bronze
+        self.catalog = catalog
+        self.catalog_quarantine = catalog_quarantine
+        self.silver = silver
+        self.gold = gold
+
+    def window(self) -> tuple[date, date]:
+        end = self.context.event_date
+        return end - timedelta(days=self.config.window_days - 1), end
+
+    def execute_job(self, **kwargs: Any) -> dict[str, Any]:
+        from pyspark.sql import functions as F
+
+        cfg, ctx = self.config, self.context
+        day = ctx.event_date
+        start, end = self.window()
+        snapshot = [{SNAPSHOT_COLUMN: day}]
+        cached: list[DataFrame] = []
+
+        def keep(df: DataFrame) -> DataFrame:
+            cached.append(df.persist())
+            return cached[-1]
+
+        try:
+            with ctx.phase("extract"):
+                if not self.bronze.exists():
+                    raise DataError(
+                        f"no bronze events at {cfg.bronze_path}; run ingest_events first "
+                        f"(e.g. sparkjobs run ingest_events --event-date {day.isoformat()} "
+                        "--param mode=initial_load)"
+                    )
+                catalog_read = self.catalog.read(cfg.catalog_path)
+                catalog_read.persist()
+                cached.append(catalog_read.parsed)
+                catalog_counts = catalog_read.counts()
+                self.catalog_quarantine.overwrite_partitions(
+                    catalog_read.rejected.drop("source_file").withColumn(SNAPSHOT_COLUMN, F.lit(day)),
+                    replace=snapshot,
+                )
+                items = keep(clean_catalog(catalog_read.valid))
+                n_items = items.count()
+            ctx.metrics.rows_read(catalog_counts.total, stage="catalog")
+            ctx.metrics.rows_rejected(catalog_counts.rejected, stage="catalog")
+
+            with ctx.phase("silver"):
+                latest = latest_interactions(bronze_as_of(self.bronze.read(), day))
+                silver = keep(
+                    latest.join(items, "item_id").select(
+                        "user_id",
+                        "item_id",
+                        "rating",
+                        "timestamp",
+                        "event_ts",
+                        "event_date",
+                        "title",
+                        "year",
+                        "genres",
+                    )
+                )
+                n_latest, n_silver = latest.count(), silver.count()
+                self.silver.overwrite_partitions(
+                    silver.withColumn(SNAPSHOT_COLUMN, F.lit(day)), replace=snapshot
+                )
+            ctx.metrics.rows_read(n_latest, stage="bronze")
+            ctx.metrics.rows_written(n_silver, stage="silver")
+            if n_latest > n_silver:
+                ctx.logger.warning(
+                    "%d interactions refer to items missing from the catalog %s; left out of silver",
+                    n_latest - n_silver,
+                    cfg.catalog_path,
+                )
+
+            with ctx.phase("model"):
+                in_window = keep(
+                    silver.filter((F.col("event_date") >= F.lit(start)) & (F.col("event_date") <= F.lit(end)))
+                )
+                users = in_window.select("user_id").distinct()
+                fitted = fit_and_recommend(
+                    users,
+                    silver.select("user_id", "item_id"),
+                    in_window,
+                    cfg.model,
+                    ctx.settings.spark.salt_buckets,
+                )
+                tables = {
+                    "items": items,
+                    "similar_items": keep(fitted.similar_items.drop("cooccurrence")),
+                    "popular_items": keep(fitted.popular_items),
+                    "recommendations": keep(fitted.recommendations),
+                }
+                rows = {name: df.count() for name, df in tables.items()}
+                by_source = {
+                    r["source"]: int(r["users"])
+                    for r in tables["recommendations"]
+                    .groupBy("source")
+                    .agg(F.countDistinct("user_id").alias("users"))
+                    .collect()
+                }
+                n_window = in_window.count()
+                n_users = users.count()
+
+            with ctx.phase("quality"):
+                reports = [
+                    ctx.check_quality(tables[name], cfg.quality.get(name, []), dataset=f"gold.{name}")
+                    for name in GOLD_TABLES
+                ]
+                for report in reports:
+                    report.raise_on_failure()
+
+            with ctx.phase("load"):
+                # catalog first and recommendations last: a reader that sees recommendations sees the rest
+                for name in ("items", "popular_items", "similar_items", "recommendations"):
+                    self.gold[name].overwrite_partitions(
+                        tables[name].withColumn(SNAPSHOT_COLUMN, F.lit(day)),
+                        replace=snapshot,
+                        on_empty="write_empty",
+                    )
+                    ctx.metrics.rows_written(rows[name], stage=f"gold.{name}")
+        finally:
+            for df in cached:
+                df.unpersist()
+
+        knn_users = by_source.get(ITEM_KNN, 0)
+        ctx.metrics.gauge("recommendations_users_item_knn", "Users with item-kNN recommendations").set(
+            knn_users
+        )
+        ctx.metrics.gauge("recommendations_users", "Users with recommendations in the snapshot").set(n_users)
+        return {
+            "snapshot_date": day.isoformat(),
+            "window": [start.isoformat(), end.isoformat()],
+            "catalog_items": n_items,
+            "catalog_rejected": catalog_counts.rejected,
+            "silver_interactions": n_silver,
+            "interactions_unknown_item": n_latest - n_silver,
+            "window_interactions": n_window,
+            "users": n_users,
+            "users_with_item_knn": knn_users,
+            "rows": rows,
+            "gold_path": cfg.gold_path,
+        }
+
+    def on_success(self, result: Any) -> None:
+        self.context.logger.info(
+            "gold snapshot %s (window %s..%s): %s; %d of %d users have item-kNN recommendations",
+            result["snapshot_date"],
+            *result["window"],
+            ", ".join(f"{k}={v}" for k, v in result["rows"].items()),
+            result["users_with_item_knn"],
+            result["users"],
+        )
+
+    def on_failure(self, error_message: str) -> None:
+        self.context.logger.error(
+            "build_recommendations %s failed: %s; the gold snapshot of that date was not (fully) replaced, "
+            "so the loader keeps serving the previous snapshot",
+            self.context.event_date.isoformat(),
+            error_message,
+        )
+
+
+class BuildRecommendationsFactory(AbstractJobFactory[BuildRecommendationsConfig]):
+    config_model = BuildRecommendationsConfig
+    job_name = "build_recommendations"
+    metadata = JobMetadata(
+        description="Silver interactions + gold item-kNN recommendations, similar and popular items",
+        version="1.0.0",
+        stage="gold",
+        capabilities=frozenset({"incremental", "backfill", "idempotent", "validation"}),
+        requires=frozenset({"spark"}),
+    )
+
+    def create_job(self, **kwargs: Any) -> BuildRecommendationsJob:
+        cfg, spark = self.config, self.spark
+        fs = HadoopFileSystem(spark)
+        gold_sort = {
+            "items": ["item_id"],
+            "recommendations": ["user_id", "rank"],
+            "similar_items": ["item_id", "rank"],
+            "popular_items": ["rank"],
+        }
+        gold_root = cfg.gold_path.rstrip("/")
+        return BuildRecommendationsJob(
+            cfg,
+            self.context,
+            bronze=PreviousOutputReader(
+                spark, cfg.bronze_path, BRONZE_DDL, fs=fs, listing_threshold=cfg.listing_threshold
+            ),
+            catalog=RawFileReader(spark, CATALOG_SCHEMA, format="csv"),
+            catalog_quarantine=ParquetWriter(spark, cfg.catalog_quarantine_path, [SNAPSHOT_COLUMN], fs=fs),
+            silver=ParquetWriter(
+                spark,
+                f"{cfg.silver_path.rstrip('/')}/interactions",
+                [SNAPSHOT_COLUMN],
+                sort_within=["user_id", "item_id"],
+                fs=fs,
+            ),
+            gold={
+                name: ParquetWriter(spark, f"{gold_root}/{name}", [SNAPSHOT_COLUMN], sort_within=sort, fs=fs)
+                for name, sort in gold_sort.items()
+            },
+        )
+
+
+main = make_main(BuildRecommendationsFactory)
