@@ -437,7 +437,7 @@ def test_spark_steps_share_one_session_provider_closed_at_the_end(
     made: list[TaggedProvider] = []
     closed: list[str] = []
 
-    def factory(settings: Settings, app: str, has_spark: bool) -> SessionProvider:
+    def factory(settings: Settings, app: str, has_spark: bool, provider: str) -> SessionProvider:
         provider = TaggedProvider(f"{'spark' if has_spark else 'nospark'}-{len(made)}", has_spark, closed)
         made.append(provider)
         return provider
@@ -465,7 +465,7 @@ def test_a_backfill_shares_one_session_across_its_dates(
     made: list[TaggedProvider] = []
     closed: list[str] = []
 
-    def factory(settings: Settings, app: str, has_spark: bool) -> SessionProvider:
+    def factory(settings: Settings, app: str, has_spark: bool, provider: str) -> SessionProvider:
         provider = TaggedProvider(f"{'spark' if has_spark else 'nospark'}-{len(made)}", has_spark, closed)
         made.append(provider)
         return provider
@@ -575,3 +575,21 @@ def test_a_ledger_write_that_keeps_failing_fails_the_run_without_rerunning_the_j
     assert outcome.error_transient is False
     assert env.traced() == [("a", "2024-03-01", "incremental")]  # the job ran once
     assert env.ledger.get_run(outcome.run_id).status == "failed"
+
+
+def test_the_default_session_factory() -> None:
+    from sparkjobs.pipeline.runner import default_session_factory
+
+    settings = Settings.model_validate({"spark": {"conf": {"spark.sql.files.openCostInBytes": "65536"}}})
+    provider = default_session_factory(settings, "daily", True, "yarn")
+    assert provider.service_provider == "yarn" and provider.app_suffix == "daily" and provider.has_spark
+    assert provider.settings.conf == {
+        "spark.sql.files.openCostInBytes": "65536",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    assert settings.spark.conf == {"spark.sql.files.openCostInBytes": "65536"}  # not changed in place
+    mine = Settings.model_validate({"spark": {"conf": {"spark.ui.showConsoleProgress": "true"}}})
+    assert (
+        default_session_factory(mine, "daily", True, "local").settings.conf["spark.ui.showConsoleProgress"]
+        == "true"
+    )

@@ -259,11 +259,21 @@ class _RunState:
     owns_session: bool = True
 
 
-SessionFactory = Callable[[Settings, str, bool], SessionProvider]
+#: ``factory(settings, app_suffix, has_spark, service_provider)`` → the provider steps share
+SessionFactory = Callable[[Settings, str, bool, str], SessionProvider]
 
 
-def default_session_factory(settings: Settings, app_suffix: str, has_spark: bool) -> SessionProvider:
-    return SessionProvider(settings.spark, app_suffix=app_suffix, has_spark=has_spark)
+def default_session_factory(
+    settings: Settings, app_suffix: str, has_spark: bool, service_provider: str
+) -> SessionProvider:
+    """The run's provider. Spark's console progress bar is off unless configured: the runner's own
+    display and log lines report progress, and the bar would garble both."""
+    spark = settings.spark
+    if "spark.ui.showConsoleProgress" not in spark.conf:
+        spark = spark.model_copy(update={"conf": {**spark.conf, "spark.ui.showConsoleProgress": "false"}})
+    return SessionProvider(
+        spark, service_provider=service_provider, app_suffix=app_suffix, has_spark=has_spark
+    )
 
 
 class PipelineRunner:
@@ -371,7 +381,7 @@ class PipelineRunner:
         The dates share one SparkSession (a new SparkContext per date costs seconds), closed at the end.
         """
         outcomes: list[RunOutcome] = []
-        session = self.session_factory(self.settings, self.pipeline.name, True)
+        session = self._new_session(True)
         try:
             for day in dates:
                 if self.stop.requested:
@@ -386,7 +396,7 @@ class PipelineRunner:
 
     def plan(self, logical_date: date, *, mode: Mode | None = None) -> list[dict[str, Any]]:
         """What ``--dry-run`` prints: every step prepared (validated) and resolved, nothing run."""
-        provider = self.session_factory(self.settings, self.pipeline.name, True)
+        provider = self._new_session(True)
         out = []
         for step in self._prepare(
             new_run_id(self.clock()), logical_date, mode or self.pipeline.mode, provider, set()
@@ -419,7 +429,7 @@ class PipelineRunner:
         self, run_id: str, logical_date: date, mode: str, provider: SessionProvider, done: set[str]
     ) -> list[_Step]:
         steps: list[_Step] = []
-        no_spark = self.session_factory(self.settings, self.pipeline.name, False)
+        no_spark = self._new_session(False)
         for name in self.pipeline.order():
             job = self.pipeline.job_of(name)
             retry = self.pipeline.retry_of(name)
@@ -478,7 +488,7 @@ class PipelineRunner:
         pipeline = self.pipeline
         log = self._log(record)
         done = {s.step for s in record.steps if s.status == "success"} if resumed else set()
-        provider = session or self.session_factory(self.settings, pipeline.name, True)
+        provider = session or self._new_session(True)
         owns_session = session is None
         steps = self._prepare(record.run_id, record.logical_date, record.mode, provider, done)
         resume_hint = self.resume_command(record.run_id)
@@ -795,6 +805,11 @@ class PipelineRunner:
         )
         self.reporter.step_finished(step.name, outcome)
         return outcome
+
+    def _new_session(self, has_spark: bool) -> SessionProvider:
+        return self.session_factory(
+            self.settings, self.pipeline.name, has_spark, self.invocation.service_provider
+        )
 
     def _record(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A ledger write, retried on transient errors; giving up is terminal, never a step retry.
