@@ -43,7 +43,7 @@ ITEMS = TableSpec(
     "items",
     (
         Column("item_id", "int32"),
-        Column("title", "string"),
+        Column("title", "string", nullable=True),
         Column("year", "int32", nullable=True),
         Column("genres", "string", nullable=True),
     ),

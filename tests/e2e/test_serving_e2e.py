@@ -6,6 +6,7 @@ Expected answers are written by hand from the gold snapshots this file writes.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -309,3 +310,214 @@ def killed_mid_copy(serving: Serving, application_name: str) -> dict[str, object
         "similar_items": pq.read_table(serving.gold / "similar_items" / day),
         "popular_items": pq.read_table(serving.gold / "popular_items" / day),
     }
+
+
+# -- the real MovieLens sample: sample_data → pipeline (Spark) → PostgreSQL → API ----------------------
+ML_DAY = "2016-10-16"  # the last day of the MovieLens sample
+ML_USER = 73  # hand-picked: 1,610 ratings, all inside the 10-year window, personal (item_knn) recommendations
+ML_ITEM = 1  # Toy Story (1995)
+
+
+def pg_dump(dsn: str, schema: str) -> dict[str, bytes]:
+    import psycopg
+
+    keys = {
+        "items": "item_id",
+        "recommendations": "user_id, rank",
+        "similar_items": "item_id, rank",
+        "popular_items": "item_id",
+    }
+    out = {}
+    with psycopg.connect(dsn, options=f"-c search_path={schema}") as conn:
+        for table, key in keys.items():
+            buf = bytearray()
+            with conn.cursor().copy(f"COPY (SELECT * FROM {table} ORDER BY {key}) TO STDOUT") as copy:
+                for block in copy:
+                    buf += block
+            out[table] = bytes(buf)
+    return out
+
+
+def test_movielens_pipeline_to_postgres_to_api(pg_dsn: str, tmp_path: Path) -> None:
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    schema = f"t_e2e_ml_{uuid.uuid4().hex[:8]}"
+    raw, lake = tmp_path / "raw", tmp_path / "lake"
+    config = tmp_path / "movielens.json"
+    store = {"url": pg_dsn, "db_schema": schema}
+    config.write_text(
+        json.dumps(
+            {
+                "state": {"url": f"sqlite:///{tmp_path}/state/pipeline.db"},
+                "observability": {"runs_dir": str(tmp_path / "runs")},
+                "spark": {"master": "local[2]", "shuffle_partitions": 2, "ui_enabled": False},
+                "jobs": {
+                    "ingest_events": {
+                        "raw_path": f"{raw}/events",
+                        "bronze_path": f"{lake}/bronze/events",
+                        "quarantine_path": f"{lake}/quarantine/events",
+                    },
+                    "build_recommendations": {
+                        "bronze_path": f"{lake}/bronze/events",
+                        "catalog_path": f"{raw}/catalog/movies.csv",
+                        "silver_path": f"{lake}/silver",
+                        "gold_path": f"{lake}/gold",
+                        "catalog_quarantine_path": f"{lake}/quarantine/catalog",
+                        "window_days": 3650,  # ten years: most users keep their whole history in the window
+                    },
+                    "load_recommendations": {"gold_path": f"{lake}/gold", "store": store},
+                },
+                "services": {"recommendations": {"store": store, "server": {"access_log": False}}},
+            }
+        )
+    )
+    env = {**child_env(), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
+    sample = subprocess.run(
+        [sys.executable, "-m", "recommendations.sample_data", "--out", str(raw)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert sample.returncode == 0, sample.stderr
+
+    def pipeline(mode: str) -> None:
+        done = subprocess.run(
+            [
+                *sparkjobs_cmd(),
+                "pipeline",
+                "run",
+                "recommendations_daily",
+                "--mode",
+                mode,
+                "--date",
+                ML_DAY,
+                "--conf-dir",
+                str(ROOT / "conf"),
+                "--config",
+                str(config),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=env,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+
+    port = free_port()
+    log = tmp_path / "server.log"
+    proc = None
+    try:
+        pipeline("initial_load")
+        first_dump = pg_dump(pg_dsn, schema)
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                [
+                    *sparkjobs_cmd(),
+                    "serve",
+                    "recommendations",
+                    "--conf-dir",
+                    str(ROOT / "conf"),
+                    "--config",
+                    str(config),
+                    "--port",
+                    str(port),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=child_env(),
+                cwd=tmp_path,
+            )
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until_listening(base_url, proc, log)
+
+        # expectations straight from the files: gold Parquet and the raw catalog and ratings
+        gold = lake / "gold"
+        part = f"snapshot_date={ML_DAY}"
+        recs = ds.dataset(gold / "recommendations" / part).to_table()
+        sims = ds.dataset(gold / "similar_items" / part).to_table()
+        popular = ds.dataset(gold / "popular_items" / part).to_table().sort_by("rank")
+        catalog = pacsv.read_csv(raw / "catalog" / "movies.csv")
+        titles = dict(zip(catalog["item_id"].to_pylist(), catalog["title"].to_pylist(), strict=True))
+        ratings = ds.dataset(raw / "events", format="csv", partitioning="hive").to_table(
+            columns=["user_id", "item_id"], filter=pc.field("user_id") == ML_USER
+        )
+        rated = set(ratings["item_id"].to_pylist())
+        assert len(rated) == 1610
+
+        mine = pc.filter(recs, pc.equal(recs["user_id"], ML_USER)).sort_by("rank").to_pylist()
+        expected_items = [
+            {
+                "item_id": r["item_id"],
+                "title": titles[r["item_id"]],
+                "score": r["score"],
+                "rank": r["rank"],
+                "source": r["source"],
+            }
+            for r in mine
+        ]
+        with httpx.Client(base_url=base_url, timeout=10) as http:
+            health = http.get("/health").json()
+            assert health["snapshot_date"] == ML_DAY
+            assert health["row_counts"] == {
+                name: ds.dataset(gold / name / part).count_rows()
+                for name in ("items", "recommendations", "similar_items", "popular_items")
+            }
+            got = http.get(f"/recommendations/{ML_USER}?limit=100").json()
+            assert got == {"user_id": ML_USER, "fallback": False, "items": expected_items}
+            assert [i["rank"] for i in got["items"]] == list(range(1, 21))
+            assert {i["item_id"] for i in got["items"]}.isdisjoint(rated)  # nothing the user already rated
+            assert http.get(f"/recommendations/{ML_USER}?limit=5").json()["items"] == expected_items[:5]
+
+            unknown = http.get("/recommendations/999999?limit=3").json()
+            assert unknown == {
+                "user_id": 999999,
+                "fallback": True,
+                "items": [
+                    {
+                        "item_id": r["item_id"],
+                        "title": titles[r["item_id"]],
+                        "score": r["score"],
+                        "rank": r["rank"],
+                        "source": "popular",
+                    }
+                    for r in popular.slice(0, 3).to_pylist()
+                ],
+            }
+            neighbours = pc.filter(sims, pc.equal(sims["item_id"], ML_ITEM)).sort_by("rank").slice(0, 10)
+            assert http.get(f"/items/{ML_ITEM}/similar").json() == {
+                "item_id": ML_ITEM,
+                "title": titles[ML_ITEM],
+                "items": [
+                    {
+                        "item_id": r["similar_item_id"],
+                        "title": titles[r["similar_item_id"]],
+                        "score": r["score"],
+                        "rank": r["rank"],
+                    }
+                    for r in neighbours.to_pylist()
+                ],
+            }
+
+            # the same date again (incremental run: re-ingest the day, rebuild, reload) while serving
+            pipeline("incremental")
+            again = http.get("/health").json()
+            assert again["snapshot_date"] == ML_DAY and again["run_id"] != health["run_id"]
+            assert again["row_counts"] == health["row_counts"]
+            assert http.get(f"/recommendations/{ML_USER}?limit=100").json() == got
+        assert pg_dump(pg_dsn, schema) == first_dump  # byte for byte, no duplicates
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        import psycopg
+
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
