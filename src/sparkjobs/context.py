@@ -49,6 +49,17 @@ def parse_event_date(value: str | date | None) -> date:
         raise UsageError(f"bad event_date {value!r}: expected YYYY-MM-DD") from None
 
 
+def _positive_int(name: str, value: Any) -> int:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    if number is None or number < 1:
+        raise UsageError(f"bad {name} {value!r}: expected a whole number ≥ 1")
+    return number
+
+
 @dataclass
 class JobContext:
     """run_id, env, service_provider, has_spark, the logical date, settings, logger, metrics, Spark."""
@@ -67,6 +78,8 @@ class JobContext:
     extras: dict[str, Any] = field(default_factory=dict)
     #: injected (a pipeline's, so steps nest under its spans) or built per run from the OTEL_* variables
     tracing: Tracing | None = None
+    #: the job's config as the executor validated it; a factory reuses it instead of validating twice
+    config: Any = None
     observer: RunObserver = field(init=False)
 
     def __post_init__(self) -> None:
@@ -102,9 +115,9 @@ class JobContext:
         """Build a context from the seeds' reserved kwargs (``service_provider``, ``has_spark`` ...)."""
         settings = Settings()
         if kwargs.get("partitions") is not None:
-            settings.spark.shuffle_partitions = int(kwargs["partitions"])
+            settings.spark.shuffle_partitions = _positive_int("partitions", kwargs["partitions"])
         if kwargs.get("salt") is not None:
-            settings.spark.salt_buckets = int(kwargs["salt"])
+            settings.spark.salt_buckets = _positive_int("salt", kwargs["salt"])
         has_spark = kwargs.get("has_spark", True)
         if isinstance(has_spark, str):
             has_spark = has_spark.strip().lower() in {"1", "true", "yes", "y"}

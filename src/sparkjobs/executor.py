@@ -162,7 +162,10 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
         config = factory.validate_config(job_tree, sources=job_sources, raw_paths=job_raw)
     else:  # a hand-written main(**kwargs): parameters are passed as given, YAML-typed
         config = type_raw_values(None, dict(job_tree), job_raw)
-    params = config.model_dump() if isinstance(config, BaseModel) else dict(config)
+    # main() receives the validated field values (what create_job gets), and the context carries the
+    # validated config so that make_main's factory uses it instead of validating a second time
+    job_kwargs = getattr(factory, "job_kwargs", None)
+    params = job_kwargs(config) if callable(job_kwargs) else dict(config)
     context = JobContext(
         job_name=spec.config_name,
         run_id=request.run_id or new_run_id(),
@@ -174,6 +177,7 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
         dry_run=request.dry_run,
         session=request.session,  # type: ignore[arg-type]
         tracing=request.tracing,
+        config=config,
     )
     return PreparedRun(spec, context, params, config, layered, job_sources, request.session is not None)
 

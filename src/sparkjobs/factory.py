@@ -96,15 +96,49 @@ class AbstractJobFactory(ABC, Generic[C]):
             return {name: getattr(config, name) for name in type(config).model_fields}
         return dict(config)
 
+    @classmethod
+    def _model_keys(cls) -> set[str]:
+        """Top-level keys the model accepts: field names and their aliases."""
+        if cls.config_model is None:
+            return set()
+        keys: set[str] = set()
+        for name, info in cls.config_model.model_fields.items():
+            keys.add(name)
+            for alias in (info.alias, info.validation_alias):
+                if isinstance(alias, str):
+                    keys.add(alias)
+        return keys
+
+    def _validated(self, context: JobContext, params: dict[str, Any]) -> Any:
+        """The executor's validated config when ``params`` are exactly its fields, else a fresh validation.
+
+        Validating twice would re-run before-validators on their own output and, for a model with
+        aliases, reject the field names that the first validation produced.
+        """
+        given = context.config
+        model = self.config_model
+        if model is not None and isinstance(given, model) and params == self.job_kwargs(given):
+            return given
+        return self.validate_config(params)
+
     def run(self, **kwargs: Any) -> Any:
-        """Validate → build the context → ``create_job(**params)`` → ``job.run(**params)``."""
+        """Validate → build the context → ``create_job(**params)`` → ``job.run(**params)``.
+
+        Called with a ``context`` (by the executor, or a caller who built one), every other kwarg is
+        a job parameter. Called seeds-style without one, the reserved kwargs (``env``, ``has_spark``,
+        ``event_date``, ``partitions`` ...) build the context; one that the config model also
+        declares is given to the model as well, so it is never dropped.
+        """
         context = kwargs.pop("context", None)
         owns_context = context is None
         if context is None:
             context = JobContext.from_kwargs(self.name(), kwargs)
-        params = {k: v for k, v in kwargs.items() if k not in RESERVED_KWARGS}
+            keys = self._model_keys()
+            params = {k: v for k, v in kwargs.items() if k not in RESERVED_KWARGS or k in keys}
+        else:
+            params = kwargs
         self._context = context
-        self._config = self.validate_config(params)
+        self._config = self._validated(context, params)
         job_kwargs = self.job_kwargs(self._config)
         metrics = context.metrics
         metrics.attempts.labels(metrics.job).inc()

@@ -137,3 +137,104 @@ def test_partitions_and_salt_reach_the_settings_explicitly() -> None:
     with pytest.raises(RuntimeError):
         make_main(Probe)(has_spark=False, partitions=17, salt=24)
     assert seen == {"partitions": 17, "salt": 24}
+
+
+ALIASED_JOB = '''
+"""A job whose model uses an alias, a before-validator and a field named like a reserved kwarg."""
+from typing import Any
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from sparkjobs import AbstractJob, AbstractJobFactory, make_main
+
+VALIDATIONS: list = []
+
+class Cfg(BaseModel):
+    input_path: str = Field("in", alias="input-path")
+    items: list[str] = []
+    env: str = "field-default"
+    event_date: str = "not-a-date"
+    token: SecretStr = SecretStr("default-token")
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        VALIDATIONS.append(value)
+        return value.split(",") if isinstance(value, str) else value
+
+class J(AbstractJob):
+    def execute_job(self, **kwargs: Any) -> Any:
+        return {k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in kwargs.items()}
+    def on_success(self, result: Any) -> None: ...
+    def on_failure(self, error_message: str) -> None: ...
+
+class F(AbstractJobFactory[Cfg]):
+    config_model = Cfg
+    def create_job(self, **kwargs: Any) -> J:
+        return J()
+
+main = make_main(F)
+'''
+
+
+@pytest.fixture
+def aliased(job_dir: Callable[[str, str], Path]) -> Any:
+    job_dir("acme.jobs.aliased", ALIASED_JOB)
+    module = importlib.import_module("acme.jobs.aliased")
+    module.VALIDATIONS.clear()
+    return module
+
+
+def test_executor_validates_once_and_aliases_survive(aliased: Any, tmp_path: Path) -> None:
+    from sparkjobs.executor import RunRequest, execute, prepare
+
+    request = RunRequest(
+        job="acme.jobs.aliased",
+        conf_dir=tmp_path / "conf",
+        has_spark=False,
+        params=("input-path=s3://b/in", "items=a,b", "token=s3cr3t-value"),
+    )
+    result = execute(prepare(request, environ={}))
+    assert result == {
+        "input_path": "s3://b/in",
+        "items": ["a", "b"],
+        "env": "field-default",
+        "event_date": "not-a-date",
+        "token": "s3cr3t-value",
+    }
+    assert aliased.VALIDATIONS == ["a,b"]  # the executor's validation is reused, not repeated
+
+
+def test_a_field_named_like_a_reserved_kwarg_is_not_dropped(aliased: Any, tmp_path: Path) -> None:
+    from sparkjobs.executor import RunRequest, execute, prepare
+
+    request = RunRequest(
+        job="acme.jobs.aliased",
+        env="dev",
+        conf_dir=tmp_path / "conf",
+        has_spark=False,
+        event_date="2024-05-06",
+        params=("env=from-param", "event_date=also-a-param"),
+    )
+    prepared = prepare(request, environ={})
+    result = execute(prepared)
+    assert result["env"] == "from-param" and result["event_date"] == "also-a-param"
+    assert prepared.context.env == "dev" and prepared.context.event_date == date(2024, 5, 6)
+
+
+def test_seed_style_call_gives_a_reserved_name_to_context_and_model(aliased: Any) -> None:
+    result = aliased.main(env="staging", has_spark=False)
+    assert result["env"] == "staging"
+
+
+def test_seed_style_bad_partitions_is_a_usage_error(square: Any) -> None:
+    from sparkjobs.errors import UsageError
+
+    with pytest.raises(UsageError, match="partitions"):
+        square.main(n=1, has_spark=False, partitions="many")
+    with pytest.raises(UsageError, match="partitions"):
+        square.main(n=1, has_spark=False, partitions=0)
+
+
+def test_unknown_key_suggests_the_alias_users_write(aliased: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        aliased.main(input_pth="x", has_spark=False)
+    assert "did you mean 'input-path'" in str(info.value)

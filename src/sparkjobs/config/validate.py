@@ -21,7 +21,15 @@ def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     annotation = annotation_at(model, tuple(str(p) for p in loc)) if loc else model
     for alt in _unwrap(annotation):
         if isinstance(alt, type) and issubclass(alt, BaseModel):
-            return list(alt.model_fields)
+            # the names a config file may use: the alias when a field declares one
+            return [
+                info.validation_alias
+                if isinstance(info.validation_alias, str)
+                else info.alias
+                if isinstance(info.alias, str)
+                else name
+                for name, info in alt.model_fields.items()
+            ]
     return []
 
 
