@@ -53,7 +53,9 @@ class LazyGroup(click.Group):
 
 
 def fail(exc: BaseException, code: int) -> None:
-    click.echo(f"error: {exc}", err=True)
+    from sparkjobs.config.secrets import mask_text
+
+    click.echo(f"error: {mask_text(str(exc))}", err=True)  # a DSN password in any message is masked
     sys.exit(code)
 
 

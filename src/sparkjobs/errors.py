@@ -7,7 +7,7 @@ connection.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -99,6 +99,7 @@ class JobFailedError(SparkJobsError):
         cause: BaseException,
         step: str | None = None,
         hint: str | None = None,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self.job = job
         self.run_id = run_id
@@ -106,7 +107,10 @@ class JobFailedError(SparkJobsError):
         self.cause = cause
         self.hint = hint
         where = f"job {job!r}" + (f" step {step!r}" if step else "")
-        msg = f"{where} failed (run_id={run_id}): {type(cause).__name__}: {cause}"
+        cause_text = f"{type(cause).__name__}: {cause}"
+        if redact is not None:  # the cause's text may quote a secret (a DSN, a token the job printed)
+            cause_text = redact(cause_text)
+        msg = f"{where} failed (run_id={run_id}): {cause_text}"
         if hint:
             msg += f"\n  next: {hint}"
         super().__init__(msg)

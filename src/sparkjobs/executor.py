@@ -77,7 +77,9 @@ class PreparedRun:
             "module": self.spec.module_name,
             "origin": self.spec.origin,
             "master": settings.spark.resolved_master(self.context.service_provider) or "(platform)",
-            "spark_conf": settings.spark.spark_conf(self.context.job_name) if self.context.has_spark else {},
+            "spark_conf": mask(settings.spark.spark_conf(self.context.job_name))
+            if self.context.has_spark
+            else {},
             "salt_buckets": settings.spark.salt_buckets,
             "params": mask(cfg),
         }
@@ -191,12 +193,20 @@ def execute(prepared: PreparedRun) -> Any:
     except SparkJobsError as exc:
         if exc.exit_code == 2 or isinstance(exc, JobFailedError):
             raise
-        raise JobFailedError(prepared.spec.name, ctx.run_id, exc, hint=_rerun_hint(prepared)) from exc
+        raise _failed(prepared, exc) from exc
     except Exception as exc:
-        raise JobFailedError(prepared.spec.name, ctx.run_id, exc, hint=_rerun_hint(prepared)) from exc
+        raise _failed(prepared, exc) from exc
     finally:
         if not prepared.shares_session:
             ctx.session.close()
+
+
+def _failed(prepared: PreparedRun, exc: BaseException) -> JobFailedError:
+    """The job's error wrapped with its run facts; the run's secret values and DSN passwords masked."""
+    ctx = prepared.context
+    return JobFailedError(
+        prepared.spec.name, ctx.run_id, exc, hint=_rerun_hint(prepared), redact=ctx.observer.redactor
+    )
 
 
 def _rerun_hint(prepared: PreparedRun) -> str:

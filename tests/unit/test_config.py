@@ -228,3 +228,92 @@ def test_read_config_file_rejects_non_mapping(tmp_path: Path) -> None:
         read_config_file(path)
     with pytest.raises(ConfigError, match="unsupported config file type"):
         read_config_file(write(tmp_path / "x.ini", "a=1"))
+
+
+SECRET_TYPED_JOB = '''
+"""A job whose secrets do not have secret-looking names."""
+from typing import Any
+from pydantic import BaseModel, Field, SecretStr
+from sparkjobs import AbstractJob, AbstractJobFactory, make_main
+
+class Cfg(BaseModel):
+    conn: SecretStr | None = None
+    pin: SecretStr = Field(SecretStr("0000-0000"), min_length=8)
+    keys: list[SecretStr] = []
+    creds: dict[str, SecretStr] = {}
+
+class J(AbstractJob):
+    def __init__(self, config: Cfg) -> None:
+        self.config = config
+    def execute_job(self, **kwargs: Any) -> Any:
+        raise RuntimeError(f"login refused for {self.config.pin.get_secret_value()}")
+    def on_success(self, result: Any) -> None: ...
+    def on_failure(self, error_message: str) -> None: ...
+
+class F(AbstractJobFactory[Cfg]):
+    config_model = Cfg
+    def create_job(self, **kwargs: Any) -> J:
+        return J(self.config)
+
+main = make_main(F)
+'''
+
+
+@pytest.mark.parametrize(
+    ("source", "secret"),
+    [
+        ("file", "123456789"),
+        ("param pin", "short-1"),
+        ("param keys", "[987654321]"),
+        ("json creds", "555554444"),
+    ],
+)
+def test_a_bad_value_for_a_secret_field_is_never_shown(
+    conf: Path, job_dir: Callable[[str, str], Path], source: str, secret: str
+) -> None:
+    job_dir("acme.jobs.vault", SECRET_TYPED_JOB)
+    params: list[str] = []
+    json_config: str | None = None
+    if source == "file":
+        write(conf / "base" / "jobs.yml", f"jobs:\n  vault:\n    conn: {secret}\n")
+    elif source == "param pin":
+        params = [f"pin={secret}"]
+    elif source == "param keys":
+        params = ["keys=[ok-ok-ok-ok, {x: 987654321}]"]
+        secret = "987654321"
+    else:
+        json_config = '{"creds": {"db": 555554444}}'
+    with pytest.raises(ConfigError) as info:
+        prepare(req(conf, job="acme.jobs.vault", params=params, json_config=json_config), {})
+    assert secret not in str(info.value)
+    assert secret not in repr(info.value.value)
+    assert info.value.value == "********"
+
+
+def test_job_failure_message_masks_the_runs_secret_values_and_dsn_passwords(
+    conf: Path, job_dir: Callable[[str, str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sparkjobs.errors import JobFailedError
+    from sparkjobs.executor import execute
+
+    monkeypatch.chdir(tmp_path)  # the run report goes to ./runs
+
+    job_dir("acme.jobs.vault", SECRET_TYPED_JOB)
+    with pytest.raises(JobFailedError) as info:
+        execute(prepare(req(conf, job="acme.jobs.vault", params=["pin=pin-4711-4711"]), {}))
+    assert "pin-4711-4711" not in str(info.value)
+    assert "login refused for ********" in str(info.value)
+
+
+def test_spark_conf_secrets_are_masked_in_the_plan_and_config_show(conf: Path) -> None:
+    write(
+        conf / "base" / "spark.yml",
+        "spark:\n  conf:\n    spark.hadoop.fs.s3a.secret.key: s3a-secret-value\n"
+        "    spark.hadoop.fs.s3a.endpoint: http://minio:9000\n",
+    )
+    prepared = prepare(RunRequest(job="acme.jobs.square", conf_dir=conf, params=["n=1"]), {})
+    plan = prepared.plan()
+    assert plan["spark_conf"]["spark.hadoop.fs.s3a.secret.key"] == "********"
+    assert plan["spark_conf"]["spark.hadoop.fs.s3a.endpoint"] == "http://minio:9000"
+    rows = {k: v for k, v, _ in show_config(req(conf, params=["n=1"]), {})}
+    assert rows["spark.conf.spark.hadoop.fs.s3a.secret.key"] == "********"

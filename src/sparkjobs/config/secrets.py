@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,7 +11,9 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 
 MASK = "********"
 #: keys treated as secret even when no model says so (jobs ported without a model)
-SECRET_KEY_RE = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential)s?$", re.I)
+SECRET_KEY_RE = re.compile(
+    r"(pass(word|wd)?|secret|token|credential|(api|private|secret|access)[._-]?key)s?$", re.I
+)
 _DSN_PASSWORD_RE = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?P<tail>@)", re.I)
 _KV_PASSWORD_RE = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>[^\s]+)", re.I)
 
@@ -41,6 +44,13 @@ def mask(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         return MASK if key and is_secret_key(key) else mask_text(value)
     return value
+
+
+def mentions_secret(annotation: Any) -> bool:
+    """True when a type annotation is, or contains (``list[SecretStr]``, ``SecretStr | None``), a secret."""
+    if annotation in (SecretStr, SecretBytes):
+        return True
+    return any(mentions_secret(arg) for arg in typing.get_args(annotation))
 
 
 def model_to_plain(model: BaseModel) -> dict[str, Any]:

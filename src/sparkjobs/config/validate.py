@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from sparkjobs.config.secrets import MASK, is_secret_key
+from sparkjobs.config.secrets import MASK, is_secret_key, mask, mentions_secret
 from sparkjobs.config.tree import Path_, join_key
 from sparkjobs.errors import ConfigError
 
@@ -31,6 +31,17 @@ def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
                 for name, info in alt.model_fields.items()
             ]
     return []
+
+
+def _is_secret_location(model: type[BaseModel], loc: tuple[str, ...]) -> bool:
+    """True when the value at ``loc`` (or the container holding it) is typed as a secret."""
+    from sparkjobs.config.typing import annotation_at
+
+    for end in range(len(loc), 0, -1):
+        annotation = annotation_at(model, loc[:end])
+        if annotation is not None:
+            return mentions_secret(annotation)
+    return False
 
 
 def validate_model(
@@ -61,9 +72,9 @@ def config_error_from(
         loc = tuple(str(p) for p in err["loc"])
         key = join_key((*prefix, *loc))
         source = sources.get(loc) or next((s for p, s in sources.items() if p[: len(loc)] == loc), "default")
-        value = err.get("input")
-        if loc and is_secret_key(loc[-1]):
-            value = MASK
+        secret = bool(loc) and (is_secret_key(loc[-1]) or _is_secret_location(model, loc))
+        # a structured bad value may hold secret-named keys or DSN passwords: mask those too
+        value = MASK if secret else mask(err.get("input"))
         if err["type"] == "extra_forbidden":
             known = _field_names(model, loc[:-1])
             close = difflib.get_close_matches(loc[-1], known, n=3, cutoff=0.6)
