@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,6 +33,7 @@ from sparkjobs.spark.session import SessionProvider
 DEFAULT_ENV = "dev"
 DEFAULT_CONF_DIR = Path("conf")
 OWN_MODEL_SECTIONS = frozenset({"jobs", "pipelines", "services"})
+_ENV_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass
@@ -127,20 +129,38 @@ def resolve_settings(layered: LayeredConfig, request: RunRequest) -> Settings:
     return settings
 
 
+def env_name(request: RunRequest, environ: Mapping[str, str]) -> str:
+    """``--env``, else ``SPARKJOBS_ENV``, else ``dev``; a plain name, since it names ``conf/<env>/``."""
+    env = request.env if request.env is not None else environ.get("SPARKJOBS_ENV", DEFAULT_ENV)
+    if not _ENV_NAME_RE.fullmatch(env):
+        raise UsageError(
+            f"bad environment name {env!r}: expected a plain name such as dev, staging or prod "
+            "(letters, digits, '-', '_', '.'; no path separators)"
+        )
+    return env
+
+
 def load_config(
     request: RunRequest, environ: Mapping[str, str] | None = None
 ) -> tuple[JobSpec, LayeredConfig]:
     """Resolve the job and build every config layer, the command line's included."""
     env_map = dict(os.environ if environ is None else environ)
     spec = resolve(request.job)
-    env = request.env or env_map.get("SPARKJOBS_ENV") or DEFAULT_ENV
-    conf_dir = request.conf_dir or Path(env_map.get("SPARKJOBS_CONF_DIR", DEFAULT_CONF_DIR))
+    env = env_name(request, env_map)
+    explicit_dir = request.conf_dir or env_map.get("SPARKJOBS_CONF_DIR")
+    conf_dir = Path(explicit_dir) if explicit_dir else DEFAULT_CONF_DIR
+    if explicit_dir and not conf_dir.is_dir():  # only the default ./conf may be absent (model defaults)
+        raise ConfigError(
+            "configuration directory not found" if not conf_dir.exists() else "not a directory",
+            file=str(conf_dir),
+            expected="a directory holding base/, <env>/ and local/ (--conf-dir or SPARKJOBS_CONF_DIR)",
+        )
     layered = load_layers(
         conf_dir,
         env,
         environ=env_map,
         config_files=request.config_files,
-        require_env_dir=request.env is not None and request.env != DEFAULT_ENV,
+        require_env_dir=env != DEFAULT_ENV,
     )
     prefix: Path_ = ("jobs", spec.config_name)
     if request.json_config is not None:
@@ -156,7 +176,7 @@ def load_config(
 def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> PreparedRun:
     """Everything up to (not including) running the job; raises usage/config errors only."""
     spec, layered = load_config(request, environ)
-    env = request.env or dict(os.environ if environ is None else environ).get("SPARKJOBS_ENV") or DEFAULT_ENV
+    env = env_name(request, os.environ if environ is None else environ)
     settings = resolve_settings(layered, request)
     job_tree, job_sources, job_raw = layered.section(("jobs", spec.config_name))
     factory = spec.factory

@@ -317,3 +317,106 @@ def test_spark_conf_secrets_are_masked_in_the_plan_and_config_show(conf: Path) -
     assert plan["spark_conf"]["spark.hadoop.fs.s3a.endpoint"] == "http://minio:9000"
     rows = {k: v for k, v, _ in show_config(req(conf, params=["n=1"]), {})}
     assert rows["spark.conf.spark.hadoop.fs.s3a.secret.key"] == "********"
+
+
+def test_a_config_file_that_is_not_utf8_is_a_config_error(conf: Path) -> None:
+    bad = conf / "base" / "latin1.yml"
+    bad.write_bytes("jobs:\n  square:\n    label: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        prepare(req(conf, params=["n=1"]), {})
+    assert str(bad) in str(info.value) and "UTF-8" in str(info.value)
+
+
+def test_unicode_values_and_a_bom_are_read(conf: Path) -> None:
+    (conf / "base" / "jobs.yml").write_bytes("\ufeffjobs:\n  square:\n    label: café ✓\n".encode())
+    (conf / "base" / "more.json").write_bytes('\ufeff{"jobs": {"square": {"n": 2}}}'.encode())
+    cfg = prepare(req(conf), {}).config
+    assert (cfg.label, cfg.n) == ("café ✓", 2)
+
+
+def test_duplicate_key_inside_one_json_file(conf: Path) -> None:
+    bad = write(conf / "base" / "dup.json", '{"jobs": {"square": {"n": 1, "n": 2}}}')
+    with pytest.raises(ConfigError, match="duplicate key 'n'") as info:
+        prepare(req(conf), {})
+    assert str(bad) in str(info.value)
+
+
+def test_a_non_string_key_is_named_with_its_file(conf: Path) -> None:
+    bad = write(conf / "base" / "keys.yml", "jobs:\n  square:\n    n: 1\n    1: one\n")
+    with pytest.raises(ConfigError) as info:
+        prepare(req(conf), {})
+    assert str(bad) in str(info.value)
+    assert info.value.key == "jobs.square.1" and "quote" in (info.value.expected or "")
+
+
+def test_a_later_empty_mapping_keeps_the_earlier_values_and_their_source(conf: Path) -> None:
+    base = write(
+        conf / "base" / "jobs.yml", "jobs:\n  square:\n    n: 1\n    output:\n      path: base/out\n"
+    )
+    write(conf / "prod" / "jobs.yml", "jobs:\n  square:\n    output: {}\n")
+    rows = {k: (v, s) for k, v, s in show_config(req(conf, env="prod"), {})}
+    assert rows["jobs.square.output.path"] == ("base/out", str(base))
+
+
+def test_a_later_scalar_replacing_a_mapping_is_reported_as_that_scalar(conf: Path) -> None:
+    environ = {"SPARKJOBS__JOBS__SQUARE__OUTPUT__FORMAT": "csv"}
+    with pytest.raises(ConfigError) as info:
+        prepare(req(conf, params=["n=1"], json_config='{"output": "s3://x"}'), environ)
+    assert info.value.key == "jobs.square.output" and info.value.value == "s3://x"
+    assert info.value.file == "--json"
+
+
+def test_later_mapping_replacing_a_scalar_gets_the_new_source(conf: Path, tmp_path: Path) -> None:
+    write(conf / "base" / "jobs.yml", "jobs:\n  square:\n    output: s3://legacy\n")
+    extra = write(tmp_path / "x.yml", "jobs:\n  square:\n    output:\n      path: new/out\n")
+    rows = {k: (v, s) for k, v, s in show_config(req(conf, params=["n=1"], config_files=[extra]), {})}
+    assert rows["jobs.square.output.path"] == ("new/out", f"--config {extra}")
+    assert rows["jobs.square.output.format"] == ("parquet", "default")
+
+
+def test_two_env_vars_setting_a_key_and_its_parent_conflict(conf: Path) -> None:
+    environ = {
+        "SPARKJOBS__JOBS__SQUARE__OUTPUT": "s3://x",
+        "SPARKJOBS__JOBS__SQUARE__OUTPUT__FORMAT": "csv",
+    }
+    with pytest.raises(ConfigError) as info:
+        prepare(req(conf, params=["n=1"]), environ)
+    msg = str(info.value)
+    assert (
+        "SPARKJOBS__JOBS__SQUARE__OUTPUT " in msg + " " and "SPARKJOBS__JOBS__SQUARE__OUTPUT__FORMAT" in msg
+    )
+
+
+def test_sibling_env_vars_do_not_conflict(conf: Path) -> None:
+    environ = {
+        "SPARKJOBS__JOBS__SQUARE__OUTPUT__PATH": "p",
+        "SPARKJOBS__JOBS__SQUARE__OUTPUT__FORMAT": "csv",
+    }
+    cfg = prepare(req(conf, params=["n=1"]), environ).config
+    assert (cfg.output.path, cfg.output.format) == ("p", "csv")
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+def test_an_explicit_conf_dir_must_be_a_directory(conf: Path, tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "nope"
+    if kind == "a file":
+        target.write_text("x")
+    with pytest.raises(ConfigError) as info:
+        prepare(req(target, params=["n=1"]), {})
+    assert str(target) in str(info.value)
+    with pytest.raises(ConfigError):
+        prepare(RunRequest(job="acme.jobs.square", params=["n=1"]), {"SPARKJOBS_CONF_DIR": str(target)})
+
+
+def test_the_default_conf_dir_may_be_absent(
+    job_dir: Callable[[str, str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_dir("acme.jobs.square", MODEL_JOB)
+    monkeypatch.chdir(tmp_path)
+    assert prepare(RunRequest(job="acme.jobs.square", params=["n=3"]), {}).config.n == 3
+
+
+@pytest.mark.parametrize("env", ["", "../base", "a/b", " prod"])
+def test_an_env_name_must_be_a_plain_name(conf: Path, env: str) -> None:
+    with pytest.raises(UsageError, match="environment name"):
+        prepare(req(conf, env=env, params=["n=1"]), {})

@@ -188,7 +188,7 @@ def test_executor_validates_once_and_aliases_survive(aliased: Any, tmp_path: Pat
 
     request = RunRequest(
         job="acme.jobs.aliased",
-        conf_dir=tmp_path / "conf",
+        conf_dir=tmp_path,
         has_spark=False,
         params=("input-path=s3://b/in", "items=a,b", "token=s3cr3t-value"),
     )
@@ -209,7 +209,7 @@ def test_a_field_named_like_a_reserved_kwarg_is_not_dropped(aliased: Any, tmp_pa
     request = RunRequest(
         job="acme.jobs.aliased",
         env="dev",
-        conf_dir=tmp_path / "conf",
+        conf_dir=tmp_path,
         has_spark=False,
         event_date="2024-05-06",
         params=("env=from-param", "event_date=also-a-param"),

@@ -40,14 +40,23 @@ def read_config_file(path: Path) -> dict[str, Any]:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ConfigError("unsupported config file type", file=str(path), expected=", ".join(SUFFIXES))
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark (Windows editors) is dropped
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text (byte {exc.start})", file=str(path), expected="a UTF-8 encoded file"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc.strerror or exc}", file=str(path)) from None
     try:
         if suffix in (".yml", ".yaml"):
             data = yaml.load(text, Loader=_UniqueKeyLoader)
         elif suffix == ".json":
-            data = json.loads(text) if text.strip() else None
+            data = json.loads(text, object_pairs_hook=_unique_json_object) if text.strip() else None
         else:
             data = tomllib.loads(text)
+    except _DuplicateJsonKey as exc:
+        raise ConfigError(f"invalid JSON: duplicate key {exc.key!r}", file=str(path)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -65,7 +74,42 @@ def read_config_file(path: Path) -> dict[str, Any]:
             value=type(data).__name__,
             expected="keys such as spark:, jobs:, pipelines:",
         )
+    _check_keys(data, (), path)
     return data
+
+
+class _DuplicateJsonKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON keeps the last of two equal keys; like the YAML loader, refuse them instead."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateJsonKey(key)
+        out[key] = value
+    return out
+
+
+def _check_keys(data: Any, prefix: tuple[str, ...], path: Path) -> None:
+    """Every mapping key is text: YAML reads ``1:``, ``yes:`` or ``2024-01-01:`` as other types."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = (*prefix, str(key))
+            if not isinstance(key, str):
+                raise ConfigError(
+                    f"a key must be text, not {type(key).__name__}",
+                    file=str(path),
+                    key=".".join(where),
+                    expected=f"a string key (quote it: '{key}':)",
+                )
+            _check_keys(value, where, path)
+    elif isinstance(data, list):
+        for item in data:
+            _check_keys(item, prefix, path)
 
 
 def layer_files(directory: Path) -> list[Path]:

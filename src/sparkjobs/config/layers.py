@@ -39,11 +39,14 @@ class LayeredConfig:
     raw_paths: set[Path_] = field(default_factory=set)
 
     def apply(self, data: Mapping[str, Any], source: str, *, raw: bool = False) -> None:
-        for path, _ in iter_leaves(data):
+        """Merge one layer's data (mappings merge, anything else replaces) and record its source."""
+        for path, value in iter_leaves(data):
+            if isinstance(value, Mapping) and isinstance(get_path(self.tree, path), dict):
+                continue  # an empty mapping merges into the existing one: nothing is replaced
+            # whatever this leaf replaces (a subtree, or a scalar it now nests under) is no longer raw text
+            self.raw_paths = {p for p in self.raw_paths if p[: len(path)] != path and path[: len(p)] != p}
             if raw:
                 self.raw_paths.add(path)
-            else:
-                self.raw_paths.discard(path)
         deep_merge(self.tree, data, self.sources, source)
 
     def section(self, path: Path_) -> tuple[dict[str, Any], dict[Path_, str], set[Path_]]:
@@ -62,31 +65,41 @@ class LayeredConfig:
         return self.sources.get(path, DEFAULT_SOURCE)
 
 
-def _merge_directory(directory: Path) -> tuple[dict[str, Any], dict[Path_, str]]:
-    """Merge every config file of one layer directory; a key set by two files is an error."""
-    merged: dict[str, Any] = {}
+def _conflict(owners: Mapping[Path_, str], leaf: Path_) -> tuple[Path_, str] | None:
+    """An owned key that ``leaf`` would also set: the same key, or one nested in the other."""
+    for owned, owner in owners.items():
+        n = min(len(owned), len(leaf))
+        if owned[:n] == leaf[:n]:
+            return owned, owner
+    return None
+
+
+def _read_directory(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every config file of one layer directory; a key set by two of its files is an error."""
+    found: list[tuple[Path, dict[str, Any]]] = []
     owners: dict[Path_, str] = {}
     for path in layer_files(directory):
         data = read_config_file(path)
-        for leaf, _ in iter_leaves(data):
-            for owned, owner in owners.items():
-                n = min(len(owned), len(leaf))
-                if owned[:n] == leaf[:n]:
-                    raise ConfigError(
-                        f"key set by two files in the same layer ({owner} and {path}); "
-                        "keep it in one of them or move the override to a later layer",
-                        key=join_key(leaf if len(leaf) <= len(owned) else owned),
-                        file=f"{owner}, {path}",
-                    )
-        for leaf, _ in iter_leaves(data):
-            owners[leaf] = str(path)
-        deep_merge(merged, data)
-    return merged, owners
+        leaves = [leaf for leaf, _ in iter_leaves(data)]
+        for leaf in leaves:
+            clash = _conflict(owners, leaf)
+            if clash is not None:
+                owned, owner = clash
+                raise ConfigError(
+                    f"key set by two files in the same layer ({owner} and {path}); "
+                    "keep it in one of them or move the override to a later layer",
+                    key=join_key(leaf if len(leaf) <= len(owned) else owned),
+                    file=f"{owner}, {path}",
+                )
+        owners.update(dict.fromkeys(leaves, str(path)))
+        found.append((path, data))
+    return found
 
 
 def env_overrides(environ: Mapping[str, str]) -> list[tuple[Path_, str, str]]:
     """``SPARKJOBS__SPARK__MASTER=local[2]`` → ``(("spark", "master"), "local[2]", "env SPARKJOBS__...")``."""
     found = []
+    owners: dict[Path_, str] = {}
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -97,6 +110,16 @@ def env_overrides(environ: Mapping[str, str]) -> list[tuple[Path_, str, str]]:
                 key=name,
                 expected="SPARKJOBS__SECTION__KEY (double underscores between names)",
             )
+        clash = _conflict(owners, parts)
+        if clash is not None:  # e.g. ..._OUTPUT=x and ..._OUTPUT__FORMAT=y: which one wins is not obvious
+            key = join_key(min(clash[0], parts, key=len))
+            raise ConfigError(
+                f"environment variables {clash[1]} and {name} both set {key}",
+                key=key,
+                file="environment",
+                expected="one variable per key; unset one of them",
+            )
+        owners[parts] = name
         found.append((parts, environ[name], f"env {name}"))
     return found
 
@@ -128,16 +151,9 @@ def load_layers(
         directories.append(conf_dir / env)
     directories.append(conf_dir / "local")
     for directory in directories:
-        merged, owners = _merge_directory(directory)
-        for leaf, owner in owners.items():
-            cfg.sources[leaf] = owner
-        deep_merge(cfg.tree, merged)
-        # provenance already recorded leaf by leaf; drop stale owners under replaced leaves
-        for leaf in list(cfg.sources):
-            if leaf not in owners and any(leaf[: len(o)] == o and len(leaf) > len(o) for o in owners):
-                del cfg.sources[leaf]
-        for leaf in owners:
-            cfg.raw_paths.discard(leaf)
+        # files of one layer never set the same key (checked), so their order does not matter
+        for path, data in _read_directory(directory):
+            cfg.apply(data, str(path))
     for path, value, source in env_overrides(environ):
         cfg.apply(nest(path, value), source, raw=True)
     for file in config_files:
