@@ -420,3 +420,74 @@ def test_the_default_conf_dir_may_be_absent(
 def test_an_env_name_must_be_a_plain_name(conf: Path, env: str) -> None:
     with pytest.raises(UsageError, match="environment name"):
         prepare(req(conf, env=env, params=["n=1"]), {})
+
+
+TYPED_JOB = '''
+"""Parameters of many types, set from text."""
+from datetime import date
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, Literal
+from pydantic import BaseModel
+from sparkjobs import AbstractJob, AbstractJobFactory, make_main
+
+class Level(IntEnum):
+    LOW = 1
+    HIGH = 2
+
+class Sink(BaseModel):
+    path: str = "out"
+    mode: Literal["append", "overwrite"] = "append"
+
+class Cfg(BaseModel):
+    level_lit: Literal[1, 2, 3] = 1
+    strict_flag: Literal[True] | None = None
+    mixed: Literal["auto", 0] = "auto"
+    level: Level = Level.LOW
+    day: date | None = None
+    where: Path = Path("/tmp")
+    maybe: int | None = 5
+    sinks: dict[str, Sink] = {}
+    chain: list[Sink] = []
+
+class J(AbstractJob):
+    def execute_job(self, **kwargs: Any) -> Any:
+        return kwargs
+    def on_success(self, result: Any) -> None: ...
+    def on_failure(self, error_message: str) -> None: ...
+
+class F(AbstractJobFactory[Cfg]):
+    config_model = Cfg
+    def create_job(self, **kwargs: Any) -> J:
+        return J()
+
+main = make_main(F)
+'''
+
+
+def test_params_are_typed_for_literals_enums_dates_paths_and_nested_models(
+    conf: Path, job_dir: Callable[[str, str], Path]
+) -> None:
+    from datetime import date
+
+    job_dir("acme.jobs.typed", TYPED_JOB)
+    params = [
+        "level_lit=3",
+        "strict_flag=true",
+        "mixed=0",
+        "level=2",
+        "day=2024-02-29",
+        "where=/data/x=1:y",
+        "maybe=null",
+        "sinks.gold.mode=overwrite",
+        "chain=[{path: a}, {path: b, mode: overwrite}]",
+    ]
+    cfg = prepare(req(conf, job="acme.jobs.typed", params=params), {}).config
+    assert (cfg.level_lit, cfg.strict_flag, cfg.mixed, int(cfg.level)) == (3, True, 0, 2)
+    assert (cfg.day, cfg.where, cfg.maybe) == (date(2024, 2, 29), Path("/data/x=1:y"), None)
+    assert (cfg.sinks["gold"].path, cfg.sinks["gold"].mode) == ("out", "overwrite")
+    assert [(s.path, s.mode) for s in cfg.chain] == [("a", "append"), ("b", "overwrite")]
+    cfg = prepare(req(conf, job="acme.jobs.typed", params=["mixed=auto"]), {}).config
+    assert cfg.mixed == "auto"
+    with pytest.raises(ConfigError, match=r"jobs\.typed\.level_lit = '4'.*1, 2 or 3"):
+        prepare(req(conf, job="acme.jobs.typed", params=["level_lit=4"]), {})

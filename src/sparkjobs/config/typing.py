@@ -78,7 +78,23 @@ def type_raw_value(model: type[BaseModel] | None, path: Path_, text: Any) -> Any
         return None
     if _wants_structure(annotation):
         return parse_scalar(text)
-    return text  # str, int, bool, date, SecretStr ... pydantic coerces the text itself
+    return _literal_value(annotation, text)  # str, int, date, SecretStr ... pydantic coerces the text itself
+
+
+def _literal_value(annotation: Any, text: str) -> Any:
+    """``Literal[1, 2]``/``Literal[True]`` accept no text: give them the parsed scalar when it is one of them."""
+    choices = [
+        value
+        for alt in _unwrap(annotation)
+        if typing.get_origin(alt) is typing.Literal
+        for value in typing.get_args(alt)
+    ]
+    if not choices or text in choices:
+        return text
+    parsed = parse_scalar(text)
+    if any(type(parsed) is type(choice) and parsed == choice for choice in choices):
+        return parsed
+    return text
 
 
 def type_raw_values(
