@@ -82,7 +82,7 @@ def type_raw_value(model: type[BaseModel] | None, path: Path_, text: Any) -> Any
 
 
 def _literal_value(annotation: Any, text: str) -> Any:
-    """``Literal[1, 2]``/``Literal[True]`` accept no text: give them the parsed scalar when it is one of them."""
+    """``Literal[1, 2]`` and ``Literal[True]`` refuse text: give them the parsed scalar if it is a choice."""
     choices = [
         value
         for alt in _unwrap(annotation)
