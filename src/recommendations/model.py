@@ -18,9 +18,12 @@ what is served.
    (``source = 'popular'``).
 
 Ties are broken by item id, so a rerun on the same input gives the same ranks.
-The self-join that counts co-occurrences is skewed (a few users like thousands of items); it and
-the scoring join (popular items have many neighbours) go through
-:func:`sparkjobs.spark.salting.salted_join` with ``salt_buckets`` from the Spark settings.
+
+Skew: a self-join on ``user_id`` to count co-occurrences would put a heavy user's thousands of
+likes (squared) into one task; instead each user's bounded list is gathered once and its pairs are
+generated in place. The scoring join on ``item_id`` is skewed too (popular items are everybody's
+seeds): it goes through :func:`sparkjobs.spark.salting.salted_join`, with ``salt_buckets`` from
+the Spark settings (``--salt``).
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def positives(interactions: DataFrame, params: ModelParams) -> DataFrame:
     )
 
 
-def item_similarity(liked: DataFrame, params: ModelParams, salt_buckets: int = 1) -> DataFrame:
+def item_similarity(liked: DataFrame, params: ModelParams) -> DataFrame:
     """Top-``top_k`` cosine neighbours per item: ``item_id, similar_item_id, score, cooccurrence, rank``."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -88,11 +91,17 @@ def item_similarity(liked: DataFrame, params: ModelParams, salt_buckets: int = 1
         .select("user_id", "item_id")
     )
     likes = recent.groupBy("item_id").agg(F.count(F.lit(1)).alias("likes"))
-    left = recent.select("user_id", F.col("item_id").alias("item_a"))
-    right = recent.select("user_id", F.col("item_id").alias("item_b"))
+    # Pairs inside each user's (bounded) list instead of a self-join on user_id: one shuffle to
+    # gather the lists, then every pair a < b is generated in place; heavy users cost at most
+    # max_items_per_user² / 2 pairs, so the skew of the self-join never appears.
+    per_user = recent.groupBy("user_id").agg(F.array_sort(F.collect_set("item_id")).alias("items"))
+    pair_expr = (
+        "flatten(transform(items, (a, i) -> "
+        "transform(slice(items, i + 2, size(items)), b -> named_struct('item_a', a, 'item_b', b))))"
+    )
     pairs = (
-        salted_join(left, right, "user_id", salt_buckets)
-        .filter(F.col("item_a") < F.col("item_b"))
+        per_user.select(F.explode(F.expr(pair_expr)).alias("pair"))
+        .select("pair.item_a", "pair.item_b")
         .groupBy("item_a", "item_b")
         .agg(F.count(F.lit(1)).alias("cooccurrence"))
         .filter(F.col("cooccurrence") >= params.min_cooccurrence)
@@ -262,7 +271,7 @@ def fit_and_recommend(
     """Similarity and popularity from ``interactions`` (``user_id, item_id, rating, timestamp``),
     then recommendations for ``users`` excluding ``rated``."""
     liked = positives(interactions, params)
-    similar = item_similarity(liked, params, salt_buckets)
+    similar = item_similarity(liked, params)
     popular = popular_items(liked, params)
     recs = recommend(users, rated, liked, similar, popular, params, salt_buckets)
     return ModelOutput(similar, popular, recs)

@@ -36,7 +36,7 @@ def latest_interactions(events: DataFrame) -> DataFrame:
 def clean_catalog(valid: DataFrame) -> DataFrame:
     """One row per item (the first by title when an id repeats), every item with a title.
 
-    Items without a title (MovieLens has 4) are called ``(untitled item <id>)`` so that serving
+    Items without a title (MovieLens has 5) are called ``(untitled item <id>)`` so that serving
     always has something to show.
     """
     from pyspark.sql import Window

@@ -177,8 +177,8 @@ class ParquetWriter:
                 f"replace_where on {self.path}: new row {stray[0].asDict()} is outside the replaced "
                 "partitions or does not match the removal condition"
             )
-        stored = PreviousOutputReader(
+        # one filter, so that Parquet statistics skip the files that hold only replaced rows
+        kept = PreviousOutputReader(
             self.spark, self.path, new.schema, fs=self.fs, listing_threshold=self.listing_threshold
-        ).read(inside)
-        kept = stored.filter(~F.coalesce(remove, F.lit(False)))
+        ).read(inside & ~F.coalesce(remove, F.lit(False)))
         return self.overwrite_partitions(kept.unionByName(new), replace=partitions)
