@@ -152,8 +152,8 @@ def load_layers(
     directories.append(conf_dir / "local")
     for directory in directories:
         # files of one layer never set the same key (checked), so their order does not matter
-        for path, data in _read_directory(directory):
-            cfg.apply(data, str(path))
+        for file_path, data in _read_directory(directory):
+            cfg.apply(data, str(file_path))
     for path, value, source in env_overrides(environ):
         cfg.apply(nest(path, value), source, raw=True)
     for file in config_files:
