@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from abc import ABC, abstractmethod
+from abc import ABCMeta, abstractmethod
 from typing import Any, final
 
 from sparkjobs.errors import JobContractError
@@ -19,7 +19,23 @@ from sparkjobs.errors import JobContractError
 _FINAL_METHODS = ("run",)
 
 
-class AbstractJob(ABC):
+def _final_error(owner: str, name: str) -> JobContractError:
+    return JobContractError(
+        f"{owner} overrides AbstractJob.{name}(), which is final: "
+        "implement execute_job(), on_success() and on_failure() instead"
+    )
+
+
+class _JobMeta(ABCMeta):
+    """Keeps the final methods final after class creation too (``SomeJob.run = ...``)."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        if name in _FINAL_METHODS:
+            raise _final_error(f"assigning {cls.__module__}.{cls.__qualname__}.{name}", name)
+        super().__setattr__(name, value)
+
+
+class AbstractJob(metaclass=_JobMeta):
     """Base class of every job. Dependencies come in through the constructor."""
 
     #: filled in by :meth:`run`: seconds the last run took
@@ -27,12 +43,18 @@ class AbstractJob(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # the whole MRO: a mixin listed before AbstractJob would otherwise supply its own run()
         for name in _FINAL_METHODS:
-            if name in cls.__dict__:
-                raise JobContractError(
-                    f"{cls.__module__}.{cls.__qualname__} overrides AbstractJob.{name}(), which is final: "
-                    "implement execute_job(), on_success() and on_failure() instead"
-                )
+            for klass in cls.__mro__:
+                if klass is AbstractJob:
+                    break
+                if name in klass.__dict__:
+                    raise _final_error(f"{klass.__module__}.{klass.__qualname__}.{name}", name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FINAL_METHODS:
+            raise _final_error(f"assigning {type(self).__qualname__}().{name}", name)
+        super().__setattr__(name, value)
 
     @final
     def run(self, **kwargs: Any) -> Any:

@@ -33,8 +33,16 @@ class JobSpec:
     module_name: str
     origin: str  # "entry point (dist)" or "module path"
     _module: ModuleType | None = field(default=None, repr=False)
+    #: "module from entry point (dist)" for every registration when several claim this name
+    conflicts: list[str] = field(default_factory=list)
 
     def load(self) -> ModuleType:
+        if self.conflicts:
+            raise JobContractError(
+                f"job name {self.name!r} is registered by several distributions: "
+                + "; ".join(self.conflicts)
+                + ". Run one of them by its dotted module path, or rename one entry point"
+            )
         if self._module is None:
             self._module = import_job_module(self.module_name, self.name)
         return self._module
@@ -103,12 +111,24 @@ def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
 
 
 def registered() -> dict[str, JobSpec]:
-    """Every job registered through entry points, by short name."""
+    """Every job registered through entry points, by short name.
+
+    Two distributions registering one name for different modules make that name ambiguous: the
+    spec then carries the conflict and resolving it raises :class:`JobContractError` naming both
+    (the dotted module path still selects either one). The same module registered twice (e.g. an
+    editable install next to a regular one) is not a conflict.
+    """
     jobs: dict[str, JobSpec] = {}
     for ep in _entry_points():
         dist = getattr(ep, "dist", None)
         origin = f"entry point ({dist.name})" if dist is not None else "entry point"
-        jobs[ep.name] = JobSpec(ep.name, ep.value.split(":", 1)[0], origin)
+        spec = JobSpec(ep.name, ep.value.split(":", 1)[0], origin)
+        known = jobs.get(ep.name)
+        if known is None:
+            jobs[ep.name] = spec
+        elif known.module_name != spec.module_name:
+            others = known.conflicts or [f"{known.module_name} from {known.origin}"]
+            known.conflicts = [*others, f"{spec.module_name} from {spec.origin}"]
     return dict(sorted(jobs.items()))
 
 
@@ -126,9 +146,10 @@ def resolve(ref: str) -> JobSpec:
         raise JobNotFoundError(ref or "''", reason="empty or padded job name")
     jobs = registered()
     if ref in jobs:
+        jobs[ref].load()  # raises when two distributions claim the name
         return jobs[ref]
     for spec in jobs.values():  # a dotted path to a registered module keeps its registered name
-        if spec.module_name == ref:
+        if spec.module_name == ref and not spec.conflicts:
             return spec
     if not all(part.isidentifier() for part in ref.split(".")):
         raise JobNotFoundError(

@@ -119,7 +119,8 @@ def plugin(job_dir: Callable[[str, str], Path], tmp_path: Path) -> Callable[[str
     """Install a fake third-party distribution that registers jobs via entry points."""
 
     def make(dist: str, jobs: dict[str, str]) -> Path:
-        info = tmp_path / "site" / f"{dist}-1.0.dist-info"
+        # the directory name carries the normalized name (importlib.metadata dedupes distributions by it)
+        info = tmp_path / "site" / f"{dist.replace('-', '_')}-1.0.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
         lines = "\n".join(f"{name} = {module}" for name, module in jobs.items())

@@ -78,3 +78,30 @@ def test_hooks_are_abstract() -> None:
 
     with pytest.raises(TypeError, match="on_failure"):
         Incomplete()  # type: ignore[abstract]
+
+
+def test_run_inherited_from_a_mixin_fails_at_class_creation() -> None:
+    class RunMixin:
+        def run(self, **kwargs: Any) -> Any:
+            return "bypassed"
+
+    with pytest.raises(JobContractError, match=r"RunMixin\.run.*final"):
+
+        class Sneaky(RunMixin, RecordingJob):
+            pass
+
+
+def test_replacing_run_after_class_creation_is_refused() -> None:
+    class Later(RecordingJob):
+        pass
+
+    with pytest.raises(JobContractError, match="final"):
+        Later.run = lambda self, **kw: "bypassed"  # type: ignore[method-assign]
+    with pytest.raises(JobContractError, match="final"):
+        AbstractJob.run = lambda self, **kw: "bypassed"  # type: ignore[method-assign]
+    job = Later()
+    with pytest.raises(JobContractError, match="final"):
+        job.run = lambda **kw: "bypassed"  # type: ignore[method-assign]
+    assert job.run() == {"rows": 3}
+    job.anything_else = 1  # other attributes are set as usual
+    assert job.anything_else == 1

@@ -82,3 +82,30 @@ def test_module_with_a_missing_dependency(job_dir: Callable[[str, str], Path]) -
     job_dir("acme.needs", "import not_installed_lib_xyz\ndef main(**kw):\n    return 1\n")
     with pytest.raises(JobContractError, match="needs 'not_installed_lib_xyz', which is not installed"):
         resolve("acme.needs")
+
+
+def test_two_distributions_registering_one_name_is_a_clear_error(
+    job_dir: Callable[[str, str], Path], plugin: Callable
+) -> None:
+    job_dir("pkg_one.jobs.daily", MODEL_JOB)
+    job_dir("pkg_two.jobs.daily", PORTED_JOB)
+    plugin("pkg-one", {"daily": "pkg_one.jobs.daily"})
+    plugin("pkg-two", {"daily": "pkg_two.jobs.daily"})
+    with pytest.raises(JobContractError) as info:
+        resolve("daily")
+    msg = str(info.value)
+    assert "pkg-one" in msg and "pkg-two" in msg
+    assert "pkg_one.jobs.daily" in msg and "pkg_two.jobs.daily" in msg
+    # the dotted path still picks one explicitly
+    assert resolve("pkg_two.jobs.daily").module_name == "pkg_two.jobs.daily"
+    listed = {s.name: m for s, m in list_jobs()}
+    assert isinstance(listed["daily"], JobContractError)
+
+
+def test_one_name_registered_twice_for_the_same_module_is_not_a_conflict(
+    job_dir: Callable[[str, str], Path], plugin: Callable
+) -> None:
+    job_dir("pkg_same.jobs.daily", MODEL_JOB)
+    plugin("pkg-same", {"same_daily": "pkg_same.jobs.daily"})
+    plugin("pkg-same-copy", {"same_daily": "pkg_same.jobs.daily"})
+    assert resolve("same_daily").module_name == "pkg_same.jobs.daily"
