@@ -52,6 +52,10 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+#: exit code of a run stopped by Ctrl-C / SIGINT (128 + SIGINT, as shells report it)
+EXIT_INTERRUPTED = 130
+
+
 def fail(exc: BaseException, code: int) -> None:
     from sparkjobs.config.secrets import mask_text
 
@@ -146,6 +150,13 @@ def run_command(job: str, log_format: str | None, **kw: Any) -> None:
     except SparkJobsError as exc:
         fail(exc, _exit_code(exc))
         return
+    except KeyboardInterrupt:
+        click.echo(
+            f"error: job {prepared.spec.name!r} interrupted (run_id={ctx.run_id}); "
+            "rerun it with the same --event-date to redo that date",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
     elapsed = time.perf_counter() - started
     click.echo(
         json.dumps(

@@ -24,7 +24,7 @@ from sparkjobs.config.tree import Path_, iter_leaves, join_key, nest, split_key
 from sparkjobs.config.typing import type_raw_values
 from sparkjobs.config.validate import validate_model
 from sparkjobs.context import JobContext, new_run_id, parse_event_date
-from sparkjobs.errors import ConfigError, JobFailedError, SparkJobsError, UsageError
+from sparkjobs.errors import ConfigError, JobContractError, JobFailedError, SparkJobsError, UsageError
 from sparkjobs.observability.tracing import Tracing
 from sparkjobs.registry import JobSpec, resolve
 from sparkjobs.settings import Settings
@@ -216,6 +216,12 @@ def execute(prepared: PreparedRun) -> Any:
         raise _failed(prepared, exc) from exc
     except Exception as exc:
         raise _failed(prepared, exc) from exc
+    except SystemExit as exc:  # the job already went through on_failure: a failure, whatever the code
+        cause = JobContractError(
+            f"the job called sys.exit({'' if exc.code is None else repr(exc.code)}); "
+            "return a result or raise an error instead"
+        )
+        raise _failed(prepared, cause) from exc
     finally:
         if not prepared.shares_session:
             ctx.session.close()

@@ -260,3 +260,112 @@ def test_help_and_list_do_not_import_pyspark(argv: list[str]) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip().splitlines()[-1] == "CLEAN", proc.stderr
+
+
+EXITING_JOB = '''
+"""A job that leaves in unusual ways."""
+import sys
+from typing import Any
+from sparkjobs import AbstractJob, AbstractJobFactory, make_main
+
+HOOKS: list = []
+
+class J(AbstractJob):
+    def __init__(self, how: str) -> None:
+        self.how = how
+    def execute_job(self, **kwargs: Any) -> Any:
+        if self.how == "interrupt":
+            raise KeyboardInterrupt
+        if self.how == "exit-none":
+            sys.exit()
+        sys.exit(int(self.how))
+    def on_success(self, result: Any) -> None:
+        HOOKS.append("on_success")
+    def on_failure(self, error_message: str) -> None:
+        HOOKS.append(error_message)
+
+class F(AbstractJobFactory):
+    def create_job(self, **kwargs: Any) -> J:
+        return J(str(kwargs["how"]))
+
+main = make_main(F)
+'''
+
+
+@pytest.mark.parametrize("how", ["0", "3", "exit-none"])
+def test_sys_exit_inside_a_job_is_a_job_failure(
+    runner: CliRunner, conf: Path, job_dir: Callable[[str, str], Path], how: str
+) -> None:
+    job_dir("acme.jobs.leaver", EXITING_JOB)
+    code, out, err = run(
+        runner,
+        "run",
+        "acme.jobs.leaver",
+        "--conf-dir",
+        str(conf),
+        "--no-spark",
+        "-p",
+        f"how={how}",
+        "--run-id",
+        "r-7",
+    )
+    assert code == 1
+    assert "job 'leaver' failed (run_id=r-7): JobContractError: the job called sys.exit(" in err
+    assert "return a result or raise" in err
+    assert '"status": "success"' not in out
+
+
+def test_an_interrupted_job_exits_130_naming_the_run(
+    runner: CliRunner, conf: Path, job_dir: Callable[[str, str], Path]
+) -> None:
+    job_dir("acme.jobs.leaver", EXITING_JOB)
+    code, _, err = run(
+        runner,
+        "run",
+        "acme.jobs.leaver",
+        "--conf-dir",
+        str(conf),
+        "--no-spark",
+        "-p",
+        "how=interrupt",
+        "--run-id",
+        "r-8",
+    )
+    assert code == 130
+    assert "job 'leaver' interrupted (run_id=r-8)" in err
+
+
+@pytest.mark.parametrize(
+    ("files", "needle"),
+    [
+        ({"base/a.yml": "jobs:\n  - square\n"}, "must be a mapping | key: jobs |"),
+        ({"base/a.yml": "jobs:\n  square: 3\n"}, "must be a mapping | key: jobs.square |"),
+        ({"base/a.yml": "jobs:\n  square:\n    n: [1\n"}, "invalid YAML"),
+        ({"base/a.toml": "[jobs.square\n"}, "invalid TOML"),
+        ({"base/a.json": '{"jobs": }'}, "invalid JSON"),
+        (
+            {"base/a.yml": "jobs:\n  square:\n    n: 1\n", "base/b.json": '{"jobs": {"square": {"n": 2}}}'},
+            "two files",
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    "command", [["run", "acme.jobs.square", "--dry-run"], ["config", "show", "acme.jobs.square"]]
+)
+def test_bad_conf_files_exit_2_naming_the_file(
+    runner: CliRunner,
+    tmp_path: Path,
+    job_dir: Callable[[str, str], Path],
+    files: dict[str, str],
+    needle: str,
+    command: list[str],
+) -> None:
+    job_dir("acme.jobs.square", MODEL_JOB)
+    root = tmp_path / "badconf"
+    (root / "base").mkdir(parents=True)
+    for name, text in files.items():
+        (root / name).write_text(text)
+    code, _, err = run(runner, *command, "--conf-dir", str(root), "-p", "n=1")
+    assert code == 2, err
+    assert needle in err and str(root / "base") in err
+    assert "Traceback" not in err

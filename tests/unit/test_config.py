@@ -491,3 +491,17 @@ def test_params_are_typed_for_literals_enums_dates_paths_and_nested_models(
     assert cfg.mixed == "auto"
     with pytest.raises(ConfigError, match=r"jobs\.typed\.level_lit = '4'.*1, 2 or 3"):
         prepare(req(conf, job="acme.jobs.typed", params=["level_lit=4"]), {})
+
+
+def test_an_emptied_section_neither_wipes_nor_conflicts(conf: Path) -> None:
+    write(conf / "base" / "jobs.yml", "jobs:\n  square:\n    n: 1\n    label: base\n")
+    write(conf / "base" / "more.yml", "jobs:\n  # square:\n  #   n: 2\n")
+    write(conf / "prod" / "jobs.yml", "jobs:\n  square:\n    # label: prod\n")
+    cfg = prepare(req(conf, env="prod"), {}).config
+    assert (cfg.n, cfg.label) == (1, "base")
+
+
+def test_a_scalar_section_in_an_env_var_is_named(conf: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        prepare(req(conf, params=["n=1"]), {"SPARKJOBS__JOBS__SQUARE": "3"})
+    assert info.value.key == "jobs.square" and info.value.file == "env SPARKJOBS__JOBS__SQUARE"

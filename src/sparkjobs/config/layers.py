@@ -28,6 +28,42 @@ from sparkjobs.errors import ConfigError
 
 ENV_PREFIX = "SPARKJOBS__"
 DEFAULT_SOURCE = "default"
+#: top-level sections whose every entry is itself a mapping (one per job, pipeline or service)
+NAMED_SECTIONS = frozenset({"jobs", "pipelines", "services"})
+
+
+def normalize_sections(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Check the shape every layer shares: top-level sections (and ``jobs.<name>``...) are mappings.
+
+    An empty section (``jobs:`` followed only by comments reads as null) is dropped: null can never
+    be a valid section, so this changes no valid configuration. Any other non-mapping is an error
+    naming the layer, caught here so that a later layer cannot silently paper over it.
+    """
+
+    def check(path: Path_, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                "a configuration section must be a mapping",
+                key=join_key(path),
+                file=source,
+                value=value,
+                expected=f"keys under {join_key(path)}: (e.g. jobs:\n  my_job:\n    key: value)",
+            )
+        return value
+
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        section = check((key,), value)
+        if section is None:
+            continue
+        if key in NAMED_SECTIONS:
+            section = {
+                name: entry for name, entry in section.items() if check((key, str(name)), entry) is not None
+            }
+        out[key] = section
+    return out
 
 
 @dataclass
@@ -40,6 +76,7 @@ class LayeredConfig:
 
     def apply(self, data: Mapping[str, Any], source: str, *, raw: bool = False) -> None:
         """Merge one layer's data (mappings merge, anything else replaces) and record its source."""
+        data = normalize_sections(data, source)
         for path, value in iter_leaves(data):
             if isinstance(value, Mapping) and isinstance(get_path(self.tree, path), dict):
                 continue  # an empty mapping merges into the existing one: nothing is replaced
@@ -79,7 +116,7 @@ def _read_directory(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
     found: list[tuple[Path, dict[str, Any]]] = []
     owners: dict[Path_, str] = {}
     for path in layer_files(directory):
-        data = read_config_file(path)
+        data = normalize_sections(read_config_file(path), str(path))
         leaves = [leaf for leaf, _ in iter_leaves(data)]
         for leaf in leaves:
             clash = _conflict(owners, leaf)
