@@ -82,13 +82,16 @@ def cli() -> None:
 # -- shared options -------------------------------------------------------------------------------
 def config_options(func: Any) -> Any:
     func = click.option(
-        "--env", "env", default=None, help="environment: conf/<env>/ is layered on conf/base/"
+        "--env",
+        "env",
+        default=None,
+        help="environment: conf/<env>/ is layered on conf/base/ (default $SPARKJOBS_ENV, else dev)",
     )(func)
     func = click.option(
         "--conf-dir",
         type=click.Path(path_type=Path),
         default=None,
-        help="configuration root (default ./conf)",
+        help="configuration root (default $SPARKJOBS_CONF_DIR, else ./conf, which may be absent)",
     )(func)
     func = click.option(
         "--config",
@@ -103,7 +106,8 @@ def config_options(func: Any) -> Any:
         "params",
         multiple=True,
         metavar="KEY.PATH=VALUE",
-        help="set one job parameter; typed by the job's model; repeatable",
+        help="set one job parameter, typed by the job's model (the value may hold '=' and ':'; "
+        "lists as [a, b]); repeatable",
     )(func)
     func = click.option(
         "--json", "json_config", default=None, metavar="JSON", help="the whole job config as JSON"
@@ -129,9 +133,26 @@ def _request(job: str, **kw: Any) -> Any:
 @click.option("--dry-run", is_flag=True, help="validate and print the resolved plan; touch nothing")
 @click.option("--service-provider", default="local", help="where this runs: local, container, emr, ...")
 @click.option("--run-id", default=None, help="use this run id instead of a generated one")
-@click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default=None)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "json", "console"]),
+    default=None,
+    help="log line format (default: observability.log_format; auto = JSON off a terminal)",
+)
 def run_command(job: str, log_format: str | None, **kw: Any) -> None:
-    """Run JOB: a registered name (see `sparkjobs list`) or a dotted module path."""
+    """Run JOB: a registered name (see `sparkjobs list`) or a dotted module path.
+
+    \b
+    Configuration layers, later wins: model defaults < conf/base < conf/<env> < conf/local
+    < SPARKJOBS__SECTION__KEY variables < --config files < --json < --param and flags.
+
+    \b
+    Examples:
+      sparkjobs run hello_spark --dry-run
+      sparkjobs run myproject.jobs.daily_ingest --env prod --event-date 2024-03-01 -p output.path=s3://b/x
+
+    Exit codes: 0 success, 1 the job failed, 2 usage or config error, 130 interrupted.
+    """
     from sparkjobs.executor import execute, prepare
 
     try:

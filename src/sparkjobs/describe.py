@@ -2,37 +2,77 @@
 
 from __future__ import annotations
 
+import json
+import re
+import types
 import typing
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined, to_jsonable_python
 
-from sparkjobs.config.secrets import MASK
+from sparkjobs.config.secrets import MASK, mentions_secret
+from sparkjobs.config.typing import _unwrap
 from sparkjobs.registry import resolve
+
+_QUALIFIED = re.compile(r"\b(?:[A-Za-z_][A-Za-z0-9_]*\.)+([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _type_name(annotation: Any) -> str:
-    if isinstance(annotation, type) and not typing.get_args(annotation):
+    """``str | None``, ``dict[str, Sink]``, ``SecretStr``: short names, unions written with ``|``."""
+    if annotation is None or annotation is type(None):
+        return "None"
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is typing.Literal:
+        return f"Literal[{', '.join(repr(a) for a in args)}]"
+    if origin is not None and args:
+        name = getattr(origin, "__name__", None) or _QUALIFIED.sub(r"\1", str(origin))
+        return f"{name}[{', '.join('...' if a is Ellipsis else _type_name(a) for a in args)}]"
+    if isinstance(annotation, type):
         return annotation.__name__
-    return str(annotation).replace("typing.", "")
+    return _QUALIFIED.sub(r"\1", str(annotation))
+
+
+def _default_text(annotation: Any, default: Any) -> str:
+    """The default as it would be written in a config file (JSON), secrets masked."""
+    if default and mentions_secret(annotation):
+        return MASK
+    try:
+        return json.dumps(to_jsonable_python(default), ensure_ascii=False)
+    except Exception:  # an exotic default pydantic cannot serialize: show its repr
+        return repr(default)
+
+
+def _key(name: str, field: FieldInfo) -> str:
+    """The key a config file uses: the alias when the field declares one."""
+    for alias in (field.validation_alias, field.alias):
+        if isinstance(alias, str):
+            return alias
+    return name
 
 
 def parameter_rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
-    """(name, type, default, doc) for every field, nested models flattened with dots."""
+    """(key, type, default, doc) for every field, nested models (optional ones too) flattened with dots."""
     rows = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
-        key = f"{prefix}{name}"
+        key = f"{prefix}{_key(name, field)}"
         if field.is_required():
             default = "(required)"
         elif field.default is not PydanticUndefined:
-            default = MASK if "Secret" in _type_name(annotation) and field.default else repr(field.default)
+            default = _default_text(annotation, field.default)
         else:
             default = "(computed)"
         rows.append((key, _type_name(annotation), default, field.description or ""))
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            rows.extend(parameter_rows(annotation, key + "."))
+        for alt in _unwrap(annotation):
+            if isinstance(alt, type) and issubclass(alt, BaseModel):
+                rows.extend(parameter_rows(alt, key + "."))
     return rows
 
 

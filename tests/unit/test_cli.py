@@ -369,3 +369,52 @@ def test_bad_conf_files_exit_2_naming_the_file(
     assert code == 2, err
     assert needle in err and str(root / "base") in err
     assert "Traceback" not in err
+
+
+def test_describe_shows_clean_types_aliases_and_json_defaults(
+    runner: CliRunner, job_dir: Callable[[str, str], Path]
+) -> None:
+    job_dir(
+        "acme.jobs.described",
+        '''
+"""Describe me."""
+from pathlib import Path
+from typing import Any, Optional
+from pydantic import BaseModel, Field, SecretStr
+from sparkjobs import AbstractJob, AbstractJobFactory, make_main
+
+class Sink(BaseModel):
+    path: str = "out"
+
+class Cfg(BaseModel):
+    input_path: str = Field("in", alias="input-path", description="where to read")
+    root: Path = Path("/data")
+    limit: Optional[int] = None
+    token: SecretStr | None = None
+    sink: Sink | None = None
+
+class F(AbstractJobFactory[Cfg]):
+    config_model = Cfg
+    def create_job(self, **kwargs: Any) -> AbstractJob:
+        raise NotImplementedError
+
+main = make_main(F)
+''',
+    )
+    code, out, _ = run(runner, "describe", "acme.jobs.described")
+    assert code == 0
+    rows = {ln.split()[0]: ln.split() for ln in out.splitlines()[9:] if ln.strip()}
+    assert rows["input-path"][1:3] == ["str", '"in"']
+    assert rows["root"][1:3] == ["Path", '"/data"']
+    assert rows["limit"][1:3] == ["int", "|"] and rows["limit"][3:5] == ["None", "null"]
+    assert rows["token"][1:5] == ["SecretStr", "|", "None", "null"]
+    assert rows["sink.path"][1:3] == ["str", '"out"']
+
+
+def test_run_help_documents_exit_codes_and_env_vars(runner: CliRunner) -> None:
+    code, out, _ = run(runner, "run", "--help")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "0 success, 1 the job failed, 2 usage or config error, 130 interrupted" in flat
+    assert "SPARKJOBS_ENV" in flat and "SPARKJOBS_CONF_DIR" in flat
+    assert "--log-format [auto|json|console] log line format" in flat
