@@ -143,30 +143,35 @@ class BuildRecommendationsJob(AbstractJob):
                 self.catalog_quarantine.overwrite_partitions(
                     catalog_read.rejected.drop("source_file").withColumn(SNAPSHOT_COLUMN, F.lit(day)),
                     replace=snapshot,
+                    present=snapshot if catalog_counts.rejected else [],
                 )
                 items = keep(clean_catalog(catalog_read.valid))
-                n_items = items.count()
             ctx.metrics.rows_read(catalog_counts.total, stage="catalog")
             ctx.metrics.rows_rejected(catalog_counts.rejected, stage="catalog")
 
             with ctx.phase("silver"):
                 latest = latest_interactions(bronze_as_of(self.bronze.read(), day))
-                silver = keep(
-                    latest.join(items, "item_id").select(
-                        "user_id",
-                        "item_id",
-                        "rating",
-                        "timestamp",
-                        "event_ts",
-                        "event_date",
-                        "title",
-                        "year",
-                        "genres",
-                    )
+                known = items.select("item_id", "title", "year", "genres", F.lit(True).alias("__known"))
+                joined = keep(latest.join(known, "item_id", "left"))
+                (counted,) = joined.agg(
+                    F.count(F.lit(1)).alias("latest"), F.count("__known").alias("silver")
+                ).collect()
+                n_latest, n_silver = int(counted["latest"]), int(counted["silver"])
+                silver = joined.filter(F.col("__known")).select(
+                    "user_id",
+                    "item_id",
+                    "rating",
+                    "timestamp",
+                    "event_ts",
+                    "event_date",
+                    "title",
+                    "year",
+                    "genres",
                 )
-                n_latest, n_silver = latest.count(), silver.count()
                 self.silver.overwrite_partitions(
-                    silver.withColumn(SNAPSHOT_COLUMN, F.lit(day)), replace=snapshot
+                    silver.withColumn(SNAPSHOT_COLUMN, F.lit(day)),
+                    replace=snapshot,
+                    present=snapshot if n_silver else [],
                 )
             ctx.metrics.rows_read(n_latest, stage="bronze")
             ctx.metrics.rows_written(n_silver, stage="silver")
@@ -181,9 +186,11 @@ class BuildRecommendationsJob(AbstractJob):
                 in_window = keep(
                     silver.filter((F.col("event_date") >= F.lit(start)) & (F.col("event_date") <= F.lit(end)))
                 )
-                users = in_window.select("user_id").distinct()
+                (window_counts,) = in_window.agg(
+                    F.count(F.lit(1)).alias("rows"), F.countDistinct("user_id").alias("users")
+                ).collect()
                 fitted = fit_and_recommend(
-                    users,
+                    in_window.select("user_id"),
                     silver.select("user_id", "item_id"),
                     in_window,
                     cfg.model,
@@ -195,7 +202,6 @@ class BuildRecommendationsJob(AbstractJob):
                     "popular_items": keep(fitted.popular_items),
                     "recommendations": keep(fitted.recommendations),
                 }
-                rows = {name: df.count() for name, df in tables.items()}
                 by_source = {
                     r["source"]: int(r["users"])
                     for r in tables["recommendations"]
@@ -203,16 +209,18 @@ class BuildRecommendationsJob(AbstractJob):
                     .agg(F.countDistinct("user_id").alias("users"))
                     .collect()
                 }
-                n_window = in_window.count()
-                n_users = users.count()
 
             with ctx.phase("quality"):
-                reports = [
-                    ctx.check_quality(tables[name], cfg.quality.get(name, []), dataset=f"gold.{name}")
+                reports = {
+                    name: ctx.check_quality(tables[name], cfg.quality.get(name, []), dataset=f"gold.{name}")
                     for name in GOLD_TABLES
-                ]
-                for report in reports:
+                }
+                for report in reports.values():
                     report.raise_on_failure()
+                rows = {
+                    name: reports[name].rows if reports[name].rows is not None else tables[name].count()
+                    for name in GOLD_TABLES
+                }
 
             with ctx.phase("load"):
                 # catalog first and recommendations last: a reader that sees recommendations sees the rest
@@ -220,6 +228,7 @@ class BuildRecommendationsJob(AbstractJob):
                     self.gold[name].overwrite_partitions(
                         tables[name].withColumn(SNAPSHOT_COLUMN, F.lit(day)),
                         replace=snapshot,
+                        present=snapshot if rows[name] else [],
                         on_empty="write_empty",
                     )
                     ctx.metrics.rows_written(rows[name], stage=f"gold.{name}")
@@ -227,6 +236,7 @@ class BuildRecommendationsJob(AbstractJob):
             for df in cached:
                 df.unpersist()
 
+        n_window, n_users, n_items = int(window_counts["rows"]), int(window_counts["users"]), rows["items"]
         knn_users = by_source.get(ITEM_KNN, 0)
         ctx.metrics.gauge("recommendations_users_item_knn", "Users with item-kNN recommendations").set(
             knn_users

@@ -110,14 +110,20 @@ class ParquetWriter:
 
     # -- writes ------------------------------------------------------------------------------------
     def overwrite_partitions(
-        self, df: DataFrame, *, replace: Sequence[PartitionSpec] = (), on_empty: OnEmpty = "delete"
+        self,
+        df: DataFrame,
+        *,
+        replace: Sequence[PartitionSpec] = (),
+        on_empty: OnEmpty = "delete",
+        present: Sequence[PartitionSpec] | None = None,
     ) -> WriteResult:
         """Dynamic partition overwrite of ``df``.
 
         A partition named in ``replace`` for which ``df`` has no rows is deleted
         (``on_empty="delete"``), or replaced by one empty Parquet file that carries the schema
         (``on_empty="write_empty"``: for snapshot tables, where "no rows today" must still be
-        readable as a snapshot).
+        readable as a snapshot). ``present``: the partitions ``df`` has rows for, when the caller
+        knows them (saves a scan of ``df``); by default they are computed.
         """
         from pyspark.sql import functions as F
 
@@ -125,16 +131,20 @@ class ParquetWriter:
         if missing:
             raise DataError(f"cannot write {self.path}: the frame lacks partition column(s) {missing}")
         keys = [F.col(c) for c in self.partition_by]
-        present = [
-            {c: partition_value(row[c]) for c in self.partition_by}
-            for row in df.select(*keys).distinct().collect()
-        ]
+        written: list[dict[str, str]] = (
+            [self._spec(p) for p in present]
+            if present is not None
+            else [
+                {c: partition_value(row[c]) for c in self.partition_by}
+                for row in df.select(*keys).distinct().collect()
+            ]
+        )
         ordered = (
             df.repartition(*keys).sortWithinPartitions(*keys, *[F.col(c) for c in self.sort_within])
-            if present
+            if written
             else df
         )
-        if present:
+        if written:
             (
                 ordered.write.mode("overwrite")
                 .option("partitionOverwriteMode", "dynamic")
@@ -142,7 +152,7 @@ class ParquetWriter:
                 .partitionBy(*self.partition_by)
                 .parquet(self.path)
             )
-        present_keys = {tuple(p.items()) for p in present}
+        present_keys = {tuple(p.items()) for p in written}
         deleted: list[dict[str, str]] = []
         emptied: list[dict[str, str]] = []
         for spec in (self._spec(p) for p in replace):
@@ -156,7 +166,7 @@ class ParquetWriter:
                 emptied.append(spec)
             elif self.fs.delete(target):
                 deleted.append(spec)
-        return WriteResult(self.path, sorted(present, key=lambda p: tuple(p.values())), deleted, emptied)
+        return WriteResult(self.path, sorted(written, key=lambda p: tuple(p.values())), deleted, emptied)
 
     def replace_where(
         self, new: DataFrame, *, remove: Column, partitions: Sequence[PartitionSpec]
