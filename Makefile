@@ -30,7 +30,7 @@ example: install
 	$(BIN)/sparkjobs run hello_spark --param output_path=data/examples/hello_spark --partitions 4
 
 run: install
-	$(BIN)/sparkjobs run hello_spark --param output_path=data/examples/hello_spark --partitions 4
+	$(PY) -m recommendations.demo
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench
