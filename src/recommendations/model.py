@@ -178,9 +178,10 @@ def recommend(
     ``liked``: the positives the scores start from; ``similar``/``popular``: from
     :func:`item_similarity` / :func:`popular_items`.
 
-    One shuffle does it all: the user's (seed, neighbour) pairs, the popular candidates and the
-    rated items are unioned and grouped by (user, item); a group with a rated row is dropped, the
-    rest are ordered knn-first (by summed similarity) then popular (by popularity rank).
+    One aggregation does it all: the user's (seed, neighbour) pairs, the popular candidates and the
+    rated items are unioned and grouped by (user, item) (partially aggregated before the shuffle);
+    a group with a rated row is dropped, the rest are ordered knn-first (by summed similarity)
+    then popular (by popularity rank).
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -234,7 +235,6 @@ def recommend(
     candidates = (
         knn_rows.unionByName(popular_rows)
         .unionByName(rated_rows)
-        .repartition("user_id")
         .groupBy("user_id", "item_id")
         .agg(
             F.max("rated").alias("rated"),
