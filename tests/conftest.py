@@ -20,13 +20,10 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 
-@pytest.fixture(scope="session")
-def spark() -> Iterator[object]:
-    """The one SparkSession of the test run, built by our own session factory."""
-    from sparkjobs.spark.session import build_session
+def _test_spark_settings() -> object:
     from sparkjobs.spark.settings import SparkSettings
 
-    settings = SparkSettings(
+    return SparkSettings(
         app_name="sparkjobs-tests",
         master="local[2]",
         shuffle_partitions=2,
@@ -37,10 +34,32 @@ def spark() -> Iterator[object]:
             "spark.sql.adaptive.coalescePartitions.enabled": "false",
         },
     )
-    session, created = build_session(settings)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """The one SparkSession of the test run, built by our own session factory."""
+    from sparkjobs.spark.session import build_session
+
+    session, created = build_session(_test_spark_settings())  # type: ignore[arg-type]
     yield session
     if created:
         session.stop()
+
+
+@pytest.fixture(autouse=True)
+def _restore_spark_sql_conf(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every Spark test runs on the shared session (started first, so that no job builds and stops
+    a JVM of its own). Jobs apply their own spark.sql.* settings to it; put the suite's back after
+    each test so that tests do not depend on their order (and stay on 2 shuffle partitions)."""
+    if request.node.get_closest_marker("spark") is None:
+        yield
+        return
+    request.getfixturevalue("spark")
+    yield
+    from sparkjobs.spark.session import build_session
+
+    build_session(_test_spark_settings())  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
