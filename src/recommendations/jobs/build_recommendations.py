@@ -196,9 +196,12 @@ class BuildRecommendationsJob(AbstractJob):
                     cfg.model,
                     ctx.settings.spark.salt_buckets,
                 )
+                # cache the frames the recommendations are computed from (same plans), so that the
+                # similarity is computed once for both the published table and the scoring
+                similar = keep(fitted.similar_items)
                 tables = {
                     "items": items,
-                    "similar_items": keep(fitted.similar_items.drop("cooccurrence")),
+                    "similar_items": similar.drop("cooccurrence"),
                     "popular_items": keep(fitted.popular_items),
                     "recommendations": keep(fitted.recommendations),
                 }
