@@ -56,7 +56,7 @@ GENRES = (
 )  # fmt: skip
 
 #: the bad lines --malformed cycles through: (expected quarantine reason, user_id, item_id, rating, timestamp)
-MALFORMED_KINDS: tuple[tuple[str, str, str, str, str], ...] = (
+MALFORMED_KINDS: tuple[tuple[str, str, str, str, str | None], ...] = (
     ("bad_timestamp", "{user}", "{item}", "4.0", "2016-10-16 20:15:00"),
     ("bad_user_id", "user-{user}", "{item}", "3.5", "{ts}"),
     ("out_of_range_rating", "{user}", "{item}", "7.5", "{ts}"),

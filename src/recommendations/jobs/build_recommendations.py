@@ -220,10 +220,10 @@ class BuildRecommendationsJob(AbstractJob):
                 }
                 for report in reports.values():
                     report.raise_on_failure()
-                rows = {
-                    name: reports[name].rows if reports[name].rows is not None else tables[name].count()
-                    for name in GOLD_TABLES
-                }
+                rows: dict[str, int] = {}
+                for name in GOLD_TABLES:
+                    checked = reports[name].rows  # the checks counted the rows; no checks, no count
+                    rows[name] = int(checked) if checked is not None else tables[name].count()
 
             with ctx.phase("load"):
                 # catalog first and recommendations last: a reader that sees recommendations sees the rest
