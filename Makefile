@@ -48,8 +48,13 @@ test-fast: install-dev
 test: lint typecheck contracts
 	$(BIN)/pytest -q
 
+# Benchmarks compare against a baseline in the same run and rewrite their section of docs/benchmarks.md.
+# bench_loader needs PostgreSQL: BENCH_PG_DSN (default: the local test database).
+BENCH_PG_DSN ?= postgresql://postgres@127.0.0.1:5432/test
 bench: install-dev
-	$(PY) -m bench
+	$(PY) bench/bench_pipeline.py
+	$(PY) bench/bench_loader.py --dsn $(BENCH_PG_DSN)
+	$(PY) bench/bench_overhead.py --spark
 
 clean:
 	rm -rf $(VENV) data/examples runs .pytest_cache .mypy_cache .ruff_cache
