@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sparkjobs.spark.salting import salted_join
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 ITEM_KNN = "item_knn"
 POPULAR = "popular"
@@ -67,6 +67,20 @@ class ModelOutput:
     similar_items: DataFrame  # item_id, similar_item_id, score, cooccurrence, rank
     popular_items: DataFrame  # item_id, score, rank
     recommendations: DataFrame  # user_id, item_id, score, rank, source
+
+
+def ordered_sum(column: str) -> Column:
+    """Sum of the non-null values of ``column`` in a group, added in ascending order (null if none).
+
+    ``F.sum`` adds doubles in whatever order the shuffle delivers them, so the last bits of a
+    score could change between two runs over the same input — and a rerun must publish
+    byte-for-byte the same snapshot. Sorting the (few) terms first makes the sum reproducible.
+    """
+    from pyspark.sql import functions as F
+
+    terms = F.array_sort(F.collect_list(F.col(column)))
+    total = F.aggregate(terms, F.lit(0.0).cast("double"), lambda acc, x: acc + x)
+    return F.when(F.size(terms) > 0, total)
 
 
 def positives(interactions: DataFrame, params: ModelParams) -> DataFrame:
@@ -238,7 +252,7 @@ def recommend(
         .groupBy("user_id", "item_id")
         .agg(
             F.max("rated").alias("rated"),
-            F.sum("similarity").alias("similarity"),
+            ordered_sum("similarity").alias("similarity"),
             F.min("pop_rank").alias("pop_rank"),
             F.max("pop_score").alias("pop_score"),
         )

@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 
 from recommendations.evaluation import ranking_metrics, temporal_split
-from recommendations.model import ModelParams, fit_and_recommend, item_similarity, popular_items, positives
+from recommendations.model import (
+    ModelParams,
+    fit_and_recommend,
+    item_similarity,
+    ordered_sum,
+    popular_items,
+    positives,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -167,3 +174,21 @@ def test_ranking_metrics_on_a_hand_computed_case(spark: Any) -> None:
     assert m.recall == pytest.approx((1 / 2) / 3)
     # coverage: the top 2 of every user with recommendations: 10 11 20 21 30
     assert (m.items_recommended, m.coverage) == (5, pytest.approx(5 / 50))
+
+
+def test_ordered_sum_does_not_depend_on_the_order_rows_arrive_in(spark: Any) -> None:
+    from pyspark.sql import functions as F
+
+    # 1.0 + 1e16 - 1e16 is 0.0 (1.0 is lost next to 1e16); -1e16 + 1e16 + 1.0 is 1.0
+    rows = [("a", 1.0), ("a", 1e16), ("a", -1e16), ("b", None), ("c", 2.5), ("c", None)]
+    forward = spark.createDataFrame(rows, "k string, v double").coalesce(1)
+    backward = spark.createDataFrame(list(reversed(rows)), "k string, v double").coalesce(1)
+
+    def sums(df: Any, agg: Any) -> dict[str, float | None]:
+        return {r.k: r.s for r in df.groupBy("k").agg(agg.alias("s")).collect()}
+
+    plain = (sums(forward, F.sum("v")), sums(backward, F.sum("v")))
+    assert plain[0]["a"] != plain[1]["a"]  # the problem: F.sum gives 1.0 one way and 0.0 the other
+    ordered = (sums(forward, ordered_sum("v")), sums(backward, ordered_sum("v")))
+    # ascending order: (-1e16 + 1.0) + 1e16 == 0.0, whichever way the rows came
+    assert ordered[0] == ordered[1] == {"a": 0.0, "b": None, "c": 2.5}
