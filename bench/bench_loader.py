@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import re
 import statistics
 import subprocess
 import tempfile
@@ -38,11 +36,10 @@ import numpy as np
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from _report import DOC, machine, write_section
 
 from sparkjobs.io.stores import Column, StoreSettings, TableSpec, open_store
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- serving-loader:start -->", "<!-- serving-loader:end -->"
 
 NUMERIC = TableSpec(
@@ -158,25 +155,6 @@ def bench(dsn: str, spec: TableSpec, table: pa.Table, repeat: int) -> Timing:
     return timing
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
-        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
-    except (OSError, AttributeError):
-        pass
-    system = f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
-    return f"{cpu}, {os.cpu_count()} cores{mem}, {system}"
-
-
 def server_version(dsn: str) -> str:
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SHOW server_version").fetchone()
@@ -189,7 +167,7 @@ def render(results: list[tuple[str, int, Timing]], dsn: str, repeat: int) -> str
         START,
         "## Serving loader: our PostgreSQL snapshot load vs `psql \\copy`",
         "",
-        f"Measured by `bench/bench_loader.py` on {time.strftime('%Y-%m-%d')}: {machine()}; "
+        f"Measured by `bench/bench_loader.py` on {time.strftime('%Y-%m-%d')}: {machine(memory=True)}; "
         f"{server_version(dsn)}; median and best of {repeat} runs, the two tools alternating on the same "
         "rows "
         f"(load average {os.getloadavg()[0]:.1f} at the end: other work shared the machine).",
@@ -222,17 +200,6 @@ def render(results: list[tuple[str, int, Timing]], dsn: str, repeat: int) -> str
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -259,7 +226,7 @@ def main() -> None:
     section = render(results, args.dsn, args.repeat)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(section, START, END)
         print(f"written to {DOC}")
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _report import DOC, machine, write_section
 
 from recommendations.sample_data import SyntheticSpec, write_sample
 from sparkjobs.executor import RunRequest, execute, prepare
@@ -40,8 +40,6 @@ from sparkjobs.observability.export import safe_name
 from sparkjobs.spark.session import SessionProvider
 from sparkjobs.spark.settings import SparkSettings
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- data-pipeline:start -->", "<!-- data-pipeline:end -->"
 MODEL = {
     "positive_rating": 4.0,
@@ -271,19 +269,6 @@ def same_recommendations(spark: Any, work: Path, day: date) -> tuple[int, int, i
 
 
 # -- report -----------------------------------------------------------------------------------------
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    system = f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
-    return f"{cpu}, {os.cpu_count()} cores, {system}"
-
-
 def render(dataset: str, ours_t: Timings, plain_t: Timings, check: tuple[int, int, int], repeat: int) -> str:
     med = statistics.median
     rows = []
@@ -302,7 +287,7 @@ def render(dataset: str, ours_t: Timings, plain_t: Timings, check: tuple[int, in
             START,
             "## Data pipeline: our jobs vs the same logic as a plain PySpark script",
             "",
-            f"Measured by `bench/bench_pipeline.py` on {time.strftime('%Y-%m-%d')}: {machine()}; "
+            f"Measured by `bench/bench_pipeline.py` on {time.strftime('%Y-%m-%d')}: {machine(memory=False)}; "
             f"Spark local[2], one SparkSession for both; {dataset}; median and best of {repeat} runs after "
             "one warm-up run "
             f"each, the two alternating (load average {os.getloadavg()[0]:.1f} at the end: other work shared "
@@ -367,17 +352,6 @@ def layouts(work: Path, provider: SessionProvider, day: date) -> str:
             f"| {granularity} | {partitions:,} | {timings[0]:.1f} s | {read:.1f} s | {timings[1]:.1f} s |"
         )
     return "\n".join(lines)
-
-
-def write_section(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(text)
 
 
 def main() -> None:
@@ -461,7 +435,7 @@ def main() -> None:
     section = render(dataset, ours_t, plain_t, check, args.repeat)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(section, START, END)
         print(f"written to {DOC}")
 
 
