@@ -10,11 +10,11 @@ import importlib
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 
+from sparkjobs.cli_options import workspace_options
 from sparkjobs.errors import SparkJobsError
 
 LAZY_SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -81,25 +81,7 @@ def cli() -> None:
 
 # -- shared options -------------------------------------------------------------------------------
 def config_options(func: Any) -> Any:
-    func = click.option(
-        "--env",
-        "env",
-        default=None,
-        help="environment: conf/<env>/ is layered on conf/base/ (default $SPARKJOBS_ENV, else dev)",
-    )(func)
-    func = click.option(
-        "--conf-dir",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="configuration root (default $SPARKJOBS_CONF_DIR, else ./conf, which may be absent)",
-    )(func)
-    func = click.option(
-        "--config",
-        "config_files",
-        multiple=True,
-        type=click.Path(path_type=Path),
-        help="extra config file (YAML/JSON/TOML, same shape as conf/ files); repeatable, later wins",
-    )(func)
+    func = workspace_options(func)
     func = click.option(
         "--param",
         "-p",

@@ -28,6 +28,7 @@ from typing import Any
 import click
 from pydantic import BaseModel, ConfigDict, Field
 
+from sparkjobs.cli_options import workspace_options
 from sparkjobs.config.layers import LayeredConfig, load_layers
 from sparkjobs.config.secrets import mask
 from sparkjobs.config.tree import nest, split_key
@@ -183,17 +184,7 @@ def run_service(prepared: PreparedService) -> None:
 @click.option(
     "--port", type=int, default=None, help="TCP port (default from services.NAME.server.port: 8000)"
 )
-@click.option("--env", "env", default=None, help="environment: conf/<env>/ is layered on conf/base/")
-@click.option(
-    "--conf-dir", type=click.Path(path_type=Path), default=None, help="configuration root (default ./conf)"
-)
-@click.option(
-    "--config",
-    "config_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="extra config file (same shape as conf/ files); repeatable, later wins",
-)
+@workspace_options
 @click.option(
     "--param",
     "-p",

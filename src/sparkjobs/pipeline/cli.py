@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from sparkjobs.cli_options import workspace_options
 from sparkjobs.context import yesterday_utc
 from sparkjobs.errors import SparkJobsError, UsageError
 from sparkjobs.observability.tracing import Tracing
@@ -47,24 +48,6 @@ def _fail(exc: BaseException, code: int) -> None:
 
 def _code(exc: SparkJobsError) -> int:
     return exc.exit_code if exc.exit_code in (1, 2) else 1
-
-
-def workspace_options(func: Any) -> Any:
-    func = click.option("--env", default=None, help="environment: conf/<env>/ is layered on conf/base/")(func)
-    func = click.option(
-        "--conf-dir",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="configuration root (default ./conf)",
-    )(func)
-    func = click.option(
-        "--config",
-        "config_files",
-        multiple=True,
-        type=click.Path(path_type=Path),
-        help="extra config file layered last (YAML/JSON/TOML); repeatable",
-    )(func)
-    return func
 
 
 def _invocation(
