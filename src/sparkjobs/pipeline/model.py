@@ -29,11 +29,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from sparkjobs.config.layers import LayeredConfig
@@ -87,6 +87,10 @@ class ScheduleSpec(BaseModel):
                 f"not a valid cron expression: {value!r} (5 fields 'min hour dom month dow', "
                 "or 6 with seconds last)"
             )
+        try:  # valid syntax can still name a date that does not exist (30 February)
+            croniter(value, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+        except CroniterBadDateError:
+            raise ValueError(f"cron expression {value!r} never fires (no such date)") from None
         return " ".join(fields)
 
     @field_validator("timezone")

@@ -10,6 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 PLATFORM_PROVIDERS = frozenset({"databricks", "glue", "emr", "spark-submit", "yarn", "kubernetes"})
 
 
+#: what SparkContext.setLogLevel accepts
+SPARK_LOG_LEVELS = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
+#: Spark reads these settings as Java ints/longs; larger values pass --dry-run and fail in the JVM.
+#: Partitions and salt buckets far below the Java limits are already typos (each is a task or a
+#: copy of the small side of a join), so the bounds are set where no real job goes.
+JAVA_LONG_MAX = 2**63 - 1
+MAX_PARTITIONS = 1_000_000
+MAX_SALT_BUCKETS = 10_000
+
+
 class SparkSettings(BaseModel):
     """Everything the session factory needs; ``--partitions`` and ``--salt`` land here explicitly."""
 
@@ -21,21 +31,36 @@ class SparkSettings(BaseModel):
         description="master URL; None means local[*] when not on a cluster, and the platform's own on one",
     )
     shuffle_partitions: int = Field(
-        13, ge=1, description="spark.sql.shuffle.partitions (--partitions); a prime spreads skewed keys"
+        13,
+        ge=1,
+        le=MAX_PARTITIONS,
+        description="spark.sql.shuffle.partitions (--partitions); a prime spreads skewed keys",
     )
     broadcast_join_threshold: int = Field(
-        -1, ge=-1, description="spark.sql.autoBroadcastJoinThreshold in bytes; -1 disables broadcast joins"
+        -1,
+        ge=-1,
+        le=JAVA_LONG_MAX,
+        description="spark.sql.autoBroadcastJoinThreshold in bytes; -1 disables broadcast joins",
     )
     adaptive_enabled: bool = Field(True, description="spark.sql.adaptive.enabled (AQE)")
     session_time_zone: str = Field("UTC", description="spark.sql.session.timeZone")
     driver_memory: str | None = Field(None, description="spark.driver.memory, e.g. '2g' (only for new JVMs)")
     ui_enabled: bool = Field(False, description="spark.ui.enabled")
-    salt_buckets: int = Field(1, ge=1, description="salt bucket count for salted joins (--salt); 1 = no salt")
+    salt_buckets: int = Field(
+        1, ge=1, le=MAX_SALT_BUCKETS, description="salt bucket count for salted joins (--salt); 1 = no salt"
+    )
     partition_overwrite_mode: str = Field(
         "dynamic", description="spark.sql.sources.partitionOverwriteMode; dynamic replaces only touched dates"
     )
-    log_level: str = Field("WARN", description="SparkContext log level")
+    log_level: str = Field("WARN", description=f"SparkContext log level: {', '.join(SPARK_LOG_LEVELS)}")
     conf: dict[str, str] = Field(default_factory=dict, description="any other spark.* settings")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _known_level(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().upper() in SPARK_LOG_LEVELS:
+            return value.strip().upper()
+        raise ValueError(f"unknown Spark log level {value!r}: expected one of {', '.join(SPARK_LOG_LEVELS)}")
 
     @field_validator("conf", mode="before")
     @classmethod
