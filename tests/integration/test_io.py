@@ -224,3 +224,63 @@ def test_previous_output_before_and_after_the_first_run(spark: Any, tmp_path: Pa
     assert rows(fresh, "id") == [(2,), (None,)]
     everything = previous.new_rows(batch, ["id"])
     assert rows(everything, "id") == []  # 1 and 2 are stored, and a null key matches a stored null key
+
+
+# -- crash-safe swap (sparkjobs.io.swap) --------------------------------------------------------------
+@pytest.mark.spark
+def test_a_writer_killed_mid_swap_is_completed_by_the_next_reader(spark: Any, tmp_path: Path) -> None:
+    """The hook raises where a SIGKILL would land (after the live partition was renamed away):
+    the partition is missing from the live table until a sparkjobs reader finishes the swap."""
+
+    class Killed(BaseException):
+        pass
+
+    def kill_after_move_out(step: str) -> None:
+        if step.startswith("moved-out:"):
+            raise Killed(step)
+
+    path = str(tmp_path / "t")
+    ParquetWriter(spark, path, ["month"]).overwrite_partitions(
+        frame(spark, [(1, date(2024, 1, 1), "2024-01")])
+    )
+    doomed = ParquetWriter(spark, path, ["month"], on_step=kill_after_move_out)
+    with pytest.raises(Killed):
+        doomed.overwrite_partitions(frame(spark, [(2, date(2024, 1, 2), "2024-01")]))
+    fs = HadoopFileSystem(spark)
+    assert fs.partitions(path, "month") == []  # what Spark's own dynamic overwrite can leave for good
+    stored = PreviousOutputReader(spark, path, "id int, day date, month string").read()
+    assert rows(stored, "id", "month") == [(2, "2024-01")]
+    assert fs.list_dirs(path) == ["month=2024-01"]  # the _swap folder is gone too
+
+
+@pytest.mark.spark
+def test_a_write_that_dies_before_the_journal_changes_nothing(spark: Any, tmp_path: Path) -> None:
+    class Killed(BaseException):
+        pass
+
+    def kill_when_staged(step: str) -> None:
+        if step == "staged":
+            raise Killed(step)
+
+    path = str(tmp_path / "t")
+    writer = ParquetWriter(spark, path, ["month"])
+    writer.overwrite_partitions(frame(spark, [(1, date(2024, 1, 1), "2024-01")]))
+    with pytest.raises(Killed):
+        ParquetWriter(spark, path, ["month"], on_step=kill_when_staged).overwrite_partitions(
+            frame(spark, [(2, date(2024, 1, 2), "2024-01")])
+        )
+    writer.overwrite_partitions(frame(spark, [(3, date(2024, 2, 1), "2024-02")]))  # rolls the stage back
+    assert rows(spark.read.parquet(path), "id", "month") == [(1, "2024-01"), (3, "2024-02")]
+    assert HadoopFileSystem(spark).list_dirs(path) == ["month=2024-01", "month=2024-02"]
+
+
+@pytest.mark.spark
+def test_a_partition_value_with_escaped_characters_is_deleted(spark: Any, tmp_path: Path) -> None:
+    """The writer once escaped such values twice, so deleting ``month=a:b`` looked for ``a%253Ab``."""
+    path = str(tmp_path / "t")
+    writer = ParquetWriter(spark, path, ["month"])
+    writer.overwrite_partitions(frame(spark, [(1, date(2024, 1, 1), "a:b"), (2, date(2024, 1, 1), "c")]))
+    assert HadoopFileSystem(spark).list_dirs(path) == ["month=a%3Ab", "month=c"]
+    result = writer.overwrite_partitions(frame(spark, []), replace=[{"month": "a:b"}])
+    assert result.deleted == [{"month": "a%3Ab"}]
+    assert HadoopFileSystem(spark).list_dirs(path) == ["month=c"]

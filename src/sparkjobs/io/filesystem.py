@@ -5,12 +5,16 @@ not offer: does a table exist yet, which partition directories does it have, del
 directory. They go through Hadoop's ``FileSystem`` of the running session, so they work wherever
 Spark can read and write, with the same credentials.
 
+:class:`LocalFileSystem` offers the same calls on local paths without a JVM.
+
 Also here: :func:`driver_side_listing`, which makes Spark list many small partition directories on
 the driver instead of launching a distributed listing job (one task per directory).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -97,6 +101,14 @@ class HadoopFileSystem:
             return False
         return bool(fs.delete(jpath, True))
 
+    def rename(self, source: str, target: str) -> None:
+        """Move ``source`` to ``target`` (which must not exist); its parent is created if needed."""
+        fs, jsource = self._path(source)
+        _, jtarget = self._path(target)
+        fs.mkdirs(jtarget.getParent())
+        if not fs.rename(jsource, jtarget):
+            raise OSError(f"cannot rename {source} to {target}")
+
     def write_text(self, path: str, text: str) -> None:
         """Write (replace) a small text file, e.g. a report next to the data it describes."""
         fs, jpath = self._path(path)
@@ -119,6 +131,60 @@ class HadoopFileSystem:
             return "\n".join(lines)
         finally:
             reader.close()
+
+
+class LocalFileSystem:
+    """The same calls on local paths, without a JVM (for pure-Python tools and tests)."""
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def is_dir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def list_dirs(self, path: str) -> list[str]:
+        if not os.path.isdir(path):
+            return []
+        return sorted(e.name for e in os.scandir(path) if e.is_dir())
+
+    def list_files(self, path: str) -> list[str]:
+        if not os.path.isdir(path):
+            return []
+        return sorted(
+            os.path.join(path, e.name)
+            for e in os.scandir(path)
+            if e.is_file() and not e.name.startswith(("_", "."))
+        )
+
+    def partitions(self, root: str, column: str) -> list[str]:
+        prefix = f"{column}="
+        return [name[len(prefix) :] for name in self.list_dirs(root) if name.startswith(prefix)]
+
+    def delete(self, path: str) -> bool:
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+            return True
+        if os.path.exists(path):
+            os.remove(path)
+            return True
+        return False
+
+    def rename(self, source: str, target: str) -> None:
+        if os.path.exists(target):
+            raise OSError(f"cannot rename {source} to {target}: the target exists")
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        os.rename(source, target)
+
+    def write_text(self, path: str, text: str) -> None:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def read_text(self, path: str) -> str:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
 
 
 @contextmanager

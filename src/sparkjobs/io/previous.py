@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sparkjobs.io.filesystem import HadoopFileSystem, driver_side_listing
+from sparkjobs.io.swap import recover
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -47,6 +48,7 @@ class PreviousOutputReader:
 
     def read(self, where: Column | str | None = None) -> DataFrame:
         """The stored rows (filtered by ``where``; partition filters prune directories)."""
+        recover(self.fs, self.path)  # finish a swap a killed writer left (see sparkjobs.io.swap)
         if not self.exists():
             return self.spark.createDataFrame([], self.schema)
         with driver_side_listing(self.spark, self.listing_threshold):

@@ -1,7 +1,10 @@
 """Write partitioned Parquet so that a rerun replaces exactly what it produced, nothing more.
 
-:meth:`ParquetWriter.overwrite_partitions` uses Spark's *dynamic* partition overwrite: only the
-partitions the frame has rows for are replaced, every other partition is left alone. Partitions
+:meth:`ParquetWriter.overwrite_partitions` overwrites partitions *dynamically*: only the
+partitions the frame has rows for are replaced, every other partition is left alone. The new
+partitions are written to a staging folder first and swapped in by the journaled protocol of
+:mod:`sparkjobs.io.swap`, so a process killed at any point leaves each partition old or new,
+never missing (the next write or read of the table finishes the swap). Partitions
 the caller names in ``replace`` but for which the frame has no rows are deleted, so that a rerun
 that now produces nothing for a date also removes that date's old rows.
 
@@ -21,14 +24,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from sparkjobs.errors import DataError
-from sparkjobs.io.filesystem import HadoopFileSystem, partition_dir, partition_value
+from sparkjobs.io.filesystem import HadoopFileSystem, partition_value
 from sparkjobs.io.previous import PreviousOutputReader
+from sparkjobs.io.swap import StepHook, Swap, recover
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 PartitionSpec = Mapping[str, Any]
 OnEmpty = Literal["delete", "write_empty"]
+
+
+def _relative(spec: Mapping[str, str]) -> str:
+    """``col=value/...``: a partition's directory relative to the table root (values as escaped by
+    :meth:`ParquetWriter._spec`, so not escaped a second time as :func:`partition_dir` would)."""
+    return "/".join(f"{name}={value}" for name, value in spec.items())
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class ParquetWriter:
         compression: str = "snappy",
         fs: HadoopFileSystem | None = None,
         listing_threshold: int | None = None,
+        on_step: StepHook | None = None,
     ) -> None:
         if not partition_by:
             raise ValueError("ParquetWriter needs at least one partition column")
@@ -72,6 +83,7 @@ class ParquetWriter:
         self.compression = compression
         self.fs = fs or HadoopFileSystem(spark)
         self.listing_threshold = listing_threshold
+        self.on_step = on_step
 
     # -- partitions --------------------------------------------------------------------------------
     def _spec(self, spec: PartitionSpec) -> dict[str, str]:
@@ -144,13 +156,15 @@ class ParquetWriter:
             if written
             else df
         )
+        recover(self.fs, self.path)
+        swap = Swap.begin(self.path)
         if written:
             (
                 ordered.write.mode("overwrite")
-                .option("partitionOverwriteMode", "dynamic")
+                .option("partitionOverwriteMode", "static")  # a fresh folder: no per-partition renames
                 .option("compression", self.compression)
                 .partitionBy(*self.partition_by)
-                .parquet(self.path)
+                .parquet(swap.staging)
             )
         present_keys = {tuple(p.items()) for p in written}
         deleted: list[dict[str, str]] = []
@@ -158,14 +172,22 @@ class ParquetWriter:
         for spec in (self._spec(p) for p in replace):
             if tuple(spec.items()) in present_keys:
                 continue
-            target = partition_dir(self.path, spec)
             if on_empty == "write_empty":
                 df.limit(0).drop(*self.partition_by).coalesce(1).write.mode("overwrite").option(
                     "compression", self.compression
-                ).parquet(target)
+                ).parquet(f"{swap.staging}/{_relative(spec)}")
                 emptied.append(spec)
-            elif self.fs.delete(target):
+            elif self.fs.exists(f"{self.path.rstrip('/')}/{_relative(spec)}"):
                 deleted.append(spec)
+        if written or emptied or deleted:
+            swap.commit(
+                self.fs,
+                moves=[_relative(spec) for spec in [*written, *emptied]],
+                deletes=[_relative(spec) for spec in deleted],
+                on_step=self.on_step,
+            )
+        else:
+            swap.abort(self.fs)
         return WriteResult(self.path, sorted(written, key=lambda p: tuple(p.values())), deleted, emptied)
 
     def replace_where(
@@ -175,8 +197,8 @@ class ParquetWriter:
 
         Every row of ``new`` must fall inside ``partitions`` and match ``remove`` (so that a rerun
         removes what the previous run added); a violation is a :class:`DataError`, nothing is
-        written. The stored rows of a partition are read while the partition is rewritten: Spark
-        writes to a staging directory and swaps partitions only after every task has finished.
+        written. The stored rows of a partition are read while the partition is rewritten: the
+        new partition is staged completely before the swap.
         """
         from pyspark.sql import functions as F
 
