@@ -23,6 +23,7 @@ from sparkjobs.metadata import JobMetadata
 from sparkjobs.settings import ObservabilitySettings, Settings
 from sparkjobs.spark.settings import SparkSettings
 
+#: the one version source (pyproject reads it: ``[tool.setuptools.dynamic]``)
 __version__ = "0.1.0"
 
 __all__ = [

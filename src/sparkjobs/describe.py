@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
+from sparkjobs.config.annotations import alternatives
 from sparkjobs.config.secrets import MASK, mentions_secret
-from sparkjobs.config.typing import _unwrap
 from sparkjobs.registry import resolve
 
 _QUALIFIED = re.compile(r"\b(?:[A-Za-z_][A-Za-z0-9_]*\.)+([A-Za-z_][A-Za-z0-9_]*)")
@@ -70,7 +70,7 @@ def parameter_rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, 
         else:
             default = "(computed)"
         rows.append((key, _type_name(annotation), default, field.description or ""))
-        for alt in _unwrap(annotation):
+        for alt in alternatives(annotation):
             if isinstance(alt, type) and issubclass(alt, BaseModel):
                 rows.extend(parameter_rows(alt, key + "."))
     return rows

@@ -1,5 +1,21 @@
 """One root error and a small tree; each error carries the facts needed to act on it.
 
+The tree (``tests/unit/test_errors.py`` checks that it matches the classes below)::
+
+    * SparkJobsError              root; exit code 1, transient only when marked
+      * TransientError            may go away on retry (network, connection, throttling)
+      * TerminalError             retrying cannot fix it
+        * UsageError              exit code 2: the command line or the API was called wrongly
+          * ConfigError           file, key path, bad value, expected
+          * JobNotFoundError      name, close matches
+          * JobContractError      a module or class breaks the job contract
+        * SparkUnavailableError   no Spark or Java where the job needs it
+        * DataError               the input data is not what the job expects
+      * JobFailedError            job, run id, step, cause; transient when its cause is
+      * LoadError                 a serving-store write failed; transient when marked
+
+Other packages derive their own errors from these (e.g. the pipeline's ledger and lock errors).
+
 Errors are also *marked* transient or terminal (see :func:`is_transient`): retry policies derive
 what to retry from the mark, so nobody retries a schema error and nobody gives up on a dropped
 connection.

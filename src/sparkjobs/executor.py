@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.layers import LayeredConfig, load_layers
 from sparkjobs.config.secrets import mask
 from sparkjobs.config.tree import Path_, iter_leaves, join_key, nest, split_key
-from sparkjobs.config.typing import type_raw_values
 from sparkjobs.config.validate import validate_model
 from sparkjobs.context import JobContext, new_run_id, parse_event_date
 from sparkjobs.errors import ConfigError, JobContractError, JobFailedError, SparkJobsError, UsageError

@@ -9,8 +9,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.tree import Path_
-from sparkjobs.config.typing import type_raw_values
 from sparkjobs.config.validate import validate_model
 from sparkjobs.context import RESERVED_KWARGS, JobContext
 from sparkjobs.errors import JobContractError

@@ -19,6 +19,7 @@ nothing. Each table's snapshot partition is replaced as a whole: rerunning a dat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from recommendations.lake import BRONZE_DDL, CATALOG_SCHEMA, GOLD_TABLES, SNAPSH
 from recommendations.model import ITEM_KNN, POPULAR, ModelParams, fit_and_recommend
 from recommendations.silver import bronze_as_of, clean_catalog, latest_interactions
 from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
-from sparkjobs.io import HadoopFileSystem, ParquetWriter, PreviousOutputReader, RawFileReader
+from sparkjobs.io import HadoopFileSystem, ParquetWriter, PreviousOutputReader, RawFileReader, RejectionCounts
 from sparkjobs.quality import AcceptedValues, InRange, NotNull, QualityChecks, RowCount, Unique
 
 if TYPE_CHECKING:
@@ -89,6 +90,25 @@ class BuildRecommendationsConfig(BaseModel):
         return value
 
 
+@dataclass(frozen=True)
+class _Silver:
+    """The silver interactions of the day and how many latest ratings they came from."""
+
+    frame: DataFrame
+    latest: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class _Model:
+    """The gold tables of the window and what the summary reports about it."""
+
+    tables: dict[str, DataFrame]
+    window_rows: int
+    window_users: int
+    users_by_source: dict[str, int]
+
+
 class BuildRecommendationsJob(AbstractJob):
     """bronze + catalog → silver interactions → gold snapshot. Readers and writers are injected."""
 
@@ -110,137 +130,31 @@ class BuildRecommendationsJob(AbstractJob):
         self.catalog_quarantine = catalog_quarantine
         self.silver = silver
         self.gold = gold
+        #: frames persisted during a run, released when it ends
+        self._cached: list[DataFrame] = []
 
     def window(self) -> tuple[date, date]:
         end = self.context.event_date
         return end - timedelta(days=self.config.window_days - 1), end
 
     def execute_job(self, **kwargs: Any) -> dict[str, Any]:
-        from pyspark.sql import functions as F
-
-        cfg, ctx = self.config, self.context
+        """extract → silver → model → quality → load, each a phase; cached frames are released at the end."""
+        ctx = self.context
         day = ctx.event_date
         start, end = self.window()
-        snapshot = [{SNAPSHOT_COLUMN: day}]
-        cached: list[DataFrame] = []
-
-        def keep(df: DataFrame) -> DataFrame:
-            cached.append(df.persist())
-            return cached[-1]
-
         try:
-            with ctx.phase("extract"):
-                if not self.bronze.exists():
-                    raise DataError(
-                        f"no bronze events at {cfg.bronze_path}; run ingest_events first "
-                        f"(e.g. sparkjobs run ingest_events --event-date {day.isoformat()} "
-                        "--param mode=initial_load)"
-                    )
-                catalog_read = self.catalog.read(cfg.catalog_path)
-                catalog_read.persist()
-                cached.append(catalog_read.parsed)
-                catalog_counts = catalog_read.counts()
-                self.catalog_quarantine.overwrite_partitions(
-                    catalog_read.rejected.drop("source_file").withColumn(SNAPSHOT_COLUMN, F.lit(day)),
-                    replace=snapshot,
-                    present=snapshot if catalog_counts.rejected else [],
-                )
-                items = keep(clean_catalog(catalog_read.valid))
-            ctx.metrics.rows_read(catalog_counts.total, stage="catalog")
-            ctx.metrics.rows_rejected(catalog_counts.rejected, stage="catalog")
-
-            with ctx.phase("silver"):
-                latest = latest_interactions(bronze_as_of(self.bronze.read(), day))
-                known = items.select("item_id", "title", "year", "genres", F.lit(True).alias("__known"))
-                joined = keep(latest.join(known, "item_id", "left"))
-                (counted,) = joined.agg(
-                    F.count(F.lit(1)).alias("latest"), F.count("__known").alias("silver")
-                ).collect()
-                n_latest, n_silver = int(counted["latest"]), int(counted["silver"])
-                silver = joined.filter(F.col("__known")).select(
-                    "user_id",
-                    "item_id",
-                    "rating",
-                    "timestamp",
-                    "event_ts",
-                    "event_date",
-                    "title",
-                    "year",
-                    "genres",
-                )
-                self.silver.overwrite_partitions(
-                    silver.withColumn(SNAPSHOT_COLUMN, F.lit(day)),
-                    replace=snapshot,
-                    present=snapshot if n_silver else [],
-                )
-            ctx.metrics.rows_read(n_latest, stage="bronze")
-            ctx.metrics.rows_written(n_silver, stage="silver")
-            if n_latest > n_silver:
-                ctx.logger.warning(
-                    "%d interactions refer to items missing from the catalog %s; left out of silver",
-                    n_latest - n_silver,
-                    cfg.catalog_path,
-                )
-
-            with ctx.phase("model"):
-                in_window = keep(
-                    silver.filter((F.col("event_date") >= F.lit(start)) & (F.col("event_date") <= F.lit(end)))
-                )
-                (window_counts,) = in_window.agg(
-                    F.count(F.lit(1)).alias("rows"), F.countDistinct("user_id").alias("users")
-                ).collect()
-                fitted = fit_and_recommend(
-                    in_window.select("user_id"),
-                    silver.select("user_id", "item_id"),
-                    in_window,
-                    cfg.model,
-                    ctx.settings.spark.salt_buckets,
-                )
-                # cache the frames the recommendations are computed from (same plans), so that the
-                # similarity is computed once for both the published table and the scoring
-                similar = keep(fitted.similar_items)
-                tables = {
-                    "items": items,
-                    "similar_items": similar.drop("cooccurrence"),
-                    "popular_items": keep(fitted.popular_items),
-                    "recommendations": keep(fitted.recommendations),
-                }
-                by_source = {
-                    r["source"]: int(r["users"])
-                    for r in tables["recommendations"]
-                    .groupBy("source")
-                    .agg(F.countDistinct("user_id").alias("users"))
-                    .collect()
-                }
-
-            with ctx.phase("quality"):
-                reports = {
-                    name: ctx.check_quality(tables[name], cfg.quality.get(name, []), dataset=f"gold.{name}")
-                    for name in GOLD_TABLES
-                }
-                for report in reports.values():
-                    report.raise_on_failure()
-                rows: dict[str, int] = {}
-                for name in GOLD_TABLES:
-                    checked = reports[name].rows  # the checks counted the rows; no checks, no count
-                    rows[name] = int(checked) if checked is not None else tables[name].count()
-
-            with ctx.phase("load"):
-                # catalog first and recommendations last: a reader that sees recommendations sees the rest
-                for name in ("items", "popular_items", "similar_items", "recommendations"):
-                    self.gold[name].overwrite_partitions(
-                        tables[name].withColumn(SNAPSHOT_COLUMN, F.lit(day)),
-                        replace=snapshot,
-                        present=snapshot if rows[name] else [],
-                        on_empty="write_empty",
-                    )
-                    ctx.metrics.rows_written(rows[name], stage=f"gold.{name}")
+            items, catalog_counts = self._extract()
+            silver = self._silver(items)
+            model = self._model(items, silver.frame)
+            rows = self._quality(model.tables)
+            self._load(model.tables, rows)
         finally:
-            for df in cached:
+            for df in self._cached:
                 df.unpersist()
+            self._cached.clear()
 
-        n_window, n_users, n_items = int(window_counts["rows"]), int(window_counts["users"]), rows["items"]
-        knn_users = by_source.get(ITEM_KNN, 0)
+        n_users, n_items = model.window_users, rows["items"]
+        knn_users = model.users_by_source.get(ITEM_KNN, 0)
         ctx.metrics.gauge("recommendations_users_item_knn", "Users with item-kNN recommendations").set(
             knn_users
         )
@@ -250,14 +164,167 @@ class BuildRecommendationsJob(AbstractJob):
             "window": [start.isoformat(), end.isoformat()],
             "catalog_items": n_items,
             "catalog_rejected": catalog_counts.rejected,
-            "silver_interactions": n_silver,
-            "interactions_unknown_item": n_latest - n_silver,
-            "window_interactions": n_window,
+            "silver_interactions": silver.rows,
+            "interactions_unknown_item": silver.latest - silver.rows,
+            "window_interactions": model.window_rows,
             "users": n_users,
             "users_with_item_knn": knn_users,
             "rows": rows,
-            "gold_path": cfg.gold_path,
+            "gold_path": self.config.gold_path,
         }
+
+    # -- the phases -----------------------------------------------------------------------------
+    def _keep(self, df: DataFrame) -> DataFrame:
+        """``df`` persisted until the end of the run."""
+        self._cached.append(df.persist())
+        return self._cached[-1]
+
+    def _snapshot(self) -> list[dict[str, Any]]:
+        """The snapshot partition of the logical date (what every write replaces)."""
+        return [{SNAPSHOT_COLUMN: self.context.event_date}]
+
+    def _extract(self) -> tuple[DataFrame, RejectionCounts]:
+        """The clean catalog (its rejected rows quarantined); refuses to run without bronze."""
+        from pyspark.sql import functions as F
+
+        cfg, ctx = self.config, self.context
+        day, snapshot = ctx.event_date, self._snapshot()
+        with ctx.phase("extract"):
+            if not self.bronze.exists():
+                raise DataError(
+                    f"no bronze events at {cfg.bronze_path}; run ingest_events first "
+                    f"(e.g. sparkjobs run ingest_events --event-date {day.isoformat()} "
+                    "--param mode=initial_load)"
+                )
+            catalog_read = self.catalog.read(cfg.catalog_path)
+            catalog_read.persist()
+            self._cached.append(catalog_read.parsed)
+            catalog_counts = catalog_read.counts()
+            self.catalog_quarantine.overwrite_partitions(
+                catalog_read.rejected.drop("source_file").withColumn(SNAPSHOT_COLUMN, F.lit(day)),
+                replace=snapshot,
+                present=snapshot if catalog_counts.rejected else [],
+            )
+            items = self._keep(clean_catalog(catalog_read.valid))
+        ctx.metrics.rows_read(catalog_counts.total, stage="catalog")
+        ctx.metrics.rows_rejected(catalog_counts.rejected, stage="catalog")
+        return items, catalog_counts
+
+    def _silver(self, items: DataFrame) -> _Silver:
+        """The latest rating of every user-item up to the logical date, joined to the catalog; written."""
+        from pyspark.sql import functions as F
+
+        cfg, ctx = self.config, self.context
+        day, snapshot = ctx.event_date, self._snapshot()
+        with ctx.phase("silver"):
+            latest = latest_interactions(bronze_as_of(self.bronze.read(), day))
+            known = items.select("item_id", "title", "year", "genres", F.lit(True).alias("__known"))
+            joined = self._keep(latest.join(known, "item_id", "left"))
+            (counted,) = joined.agg(
+                F.count(F.lit(1)).alias("latest"), F.count("__known").alias("silver")
+            ).collect()
+            n_latest, n_silver = int(counted["latest"]), int(counted["silver"])
+            silver = joined.filter(F.col("__known")).select(
+                "user_id",
+                "item_id",
+                "rating",
+                "timestamp",
+                "event_ts",
+                "event_date",
+                "title",
+                "year",
+                "genres",
+            )
+            self.silver.overwrite_partitions(
+                silver.withColumn(SNAPSHOT_COLUMN, F.lit(day)),
+                replace=snapshot,
+                present=snapshot if n_silver else [],
+            )
+        ctx.metrics.rows_read(n_latest, stage="bronze")
+        ctx.metrics.rows_written(n_silver, stage="silver")
+        if n_latest > n_silver:
+            ctx.logger.warning(
+                "%d interactions refer to items missing from the catalog %s; left out of silver",
+                n_latest - n_silver,
+                cfg.catalog_path,
+            )
+        return _Silver(silver, latest=n_latest, rows=n_silver)
+
+    def _model(self, items: DataFrame, silver: DataFrame) -> _Model:
+        """The gold tables of the window: similar and popular items, recommendations, the catalog."""
+        from pyspark.sql import functions as F
+
+        cfg, ctx = self.config, self.context
+        start, end = self.window()
+        with ctx.phase("model"):
+            in_window = self._keep(
+                silver.filter((F.col("event_date") >= F.lit(start)) & (F.col("event_date") <= F.lit(end)))
+            )
+            (window_counts,) = in_window.agg(
+                F.count(F.lit(1)).alias("rows"), F.countDistinct("user_id").alias("users")
+            ).collect()
+            fitted = fit_and_recommend(
+                in_window.select("user_id"),
+                silver.select("user_id", "item_id"),
+                in_window,
+                cfg.model,
+                ctx.settings.spark.salt_buckets,
+            )
+            # cache the frames the recommendations are computed from (same plans), so that the
+            # similarity is computed once for both the published table and the scoring
+            similar = self._keep(fitted.similar_items)
+            tables = {
+                "items": items,
+                "similar_items": similar.drop("cooccurrence"),
+                "popular_items": self._keep(fitted.popular_items),
+                "recommendations": self._keep(fitted.recommendations),
+            }
+            by_source = {
+                r["source"]: int(r["users"])
+                for r in tables["recommendations"]
+                .groupBy("source")
+                .agg(F.countDistinct("user_id").alias("users"))
+                .collect()
+            }
+        return _Model(
+            tables,
+            window_rows=int(window_counts["rows"]),
+            window_users=int(window_counts["users"]),
+            users_by_source=by_source,
+        )
+
+    def _quality(self, tables: dict[str, DataFrame]) -> dict[str, int]:
+        """Every gold table checked (raises before anything is written); its row count."""
+        cfg, ctx = self.config, self.context
+        with ctx.phase("quality"):
+            reports = {
+                name: ctx.check_quality(tables[name], cfg.quality.get(name, []), dataset=f"gold.{name}")
+                for name in GOLD_TABLES
+            }
+            for report in reports.values():
+                report.raise_on_failure()
+            rows: dict[str, int] = {}
+            for name in GOLD_TABLES:
+                checked = reports[name].rows  # the checks counted the rows; no checks, no count
+                rows[name] = int(checked) if checked is not None else tables[name].count()
+        return rows
+
+    def _load(self, tables: dict[str, DataFrame], rows: dict[str, int]) -> None:
+        """The gold snapshot partitions replaced, table by table."""
+        from pyspark.sql import functions as F
+
+        ctx = self.context
+        day, snapshot = ctx.event_date, self._snapshot()
+        with ctx.phase("load"):
+            # catalog first and recommendations last: a reader that sees recommendations sees the rest
+            for name in ("items", "popular_items", "similar_items", "recommendations"):
+                self.gold[name].overwrite_partitions(
+                    tables[name].withColumn(SNAPSHOT_COLUMN, F.lit(day)),
+                    replace=snapshot,
+                    present=snapshot if rows[name] else [],
+                    on_empty="write_empty",
+                )
+                ctx.metrics.rows_written(rows[name], stage=f"gold.{name}")
 
     def on_success(self, result: Any) -> None:
         self.context.logger.info(

@@ -12,7 +12,7 @@ Later layers win:
 
 Inside one directory layer, two files that set the same key are an error naming both files.
 Values from environment variables and ``--param`` arrive as text; they are typed by the model
-(see :func:`sparkjobs.config.typing.type_raw_values`).
+(see :func:`sparkjobs.config.coerce.type_raw_values`).
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
+from sparkjobs.config.annotations import alternatives
+
 MASK = "********"
 #: keys treated as secret even when no model says so (jobs ported without a model)
 SECRET_KEY_RE = re.compile(
@@ -60,11 +62,9 @@ def model_to_plain(model: BaseModel) -> dict[str, Any]:
 
 def secret_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
     """Paths of the SecretStr/SecretBytes fields of a model (nested models included)."""
-    from sparkjobs.config.typing import _unwrap
-
     out: set[tuple[str, ...]] = set()
     for name, field in model.model_fields.items():
-        for alt in _unwrap(field.annotation):
+        for alt in alternatives(field.annotation):
             if alt in (SecretStr, SecretBytes):
                 out.add((*prefix, name))
             elif isinstance(alt, type) and issubclass(alt, BaseModel):

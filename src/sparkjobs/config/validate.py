@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from sparkjobs.config.annotations import alternatives, annotation_at
 from sparkjobs.config.secrets import MASK, is_secret_key, mask, mentions_secret
 from sparkjobs.config.tree import Path_, join_key
 from sparkjobs.errors import ConfigError
@@ -16,10 +17,8 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    from sparkjobs.config.typing import _unwrap, annotation_at
-
     annotation = annotation_at(model, tuple(str(p) for p in loc)) if loc else model
-    for alt in _unwrap(annotation):
+    for alt in alternatives(annotation):
         if isinstance(alt, type) and issubclass(alt, BaseModel):
             # the names a config file may use: the alias when a field declares one
             return [
@@ -35,8 +34,6 @@ def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 def _is_secret_location(model: type[BaseModel], loc: tuple[str, ...]) -> bool:
     """True when the value at ``loc`` (or the container holding it) is typed as a secret."""
-    from sparkjobs.config.typing import annotation_at
-
     for end in range(len(loc), 0, -1):
         annotation = annotation_at(model, loc[:end])
         if annotation is not None:

@@ -126,9 +126,6 @@ class RecordSchema:
             + [T.StructField(CORRUPT_COLUMN, T.StringType(), True)]
         )
 
-    def typed_ddl(self) -> str:
-        return ", ".join(f"{f.name} {f.spark_type}" for f in self.fields)
-
 
 @dataclass(frozen=True)
 class RejectionCounts:

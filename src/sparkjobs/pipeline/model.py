@@ -36,8 +36,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.layers import LayeredConfig
-from sparkjobs.config.typing import type_raw_values
 from sparkjobs.config.validate import validate_model
 from sparkjobs.errors import ConfigError
 from sparkjobs.pipeline.dag import check_dependencies, to_mermaid, topological_order

@@ -14,8 +14,8 @@ from sparkjobs.quality.checks import (
     Severity,
     Unique,
 )
+from sparkjobs.quality.evaluate import parse_checks, run_checks
 from sparkjobs.quality.report import CheckResult, QualityError, QualityReport
-from sparkjobs.quality.runner import parse_checks, run_checks
 
 __all__ = [
     "AcceptedValues",

@@ -8,7 +8,7 @@ from sparkjobs.errors import TerminalError, TransientError
 from sparkjobs.resilience.breaker import BreakerSettings, CircuitBreaker, CircuitOpenError
 from sparkjobs.resilience.bulk import BulkFailedError, BulkResult, ItemFailure, ItemSuccess, run_bulk
 from sparkjobs.resilience.classify import Classification, Kind, classify, explain, is_retryable
-from sparkjobs.resilience.retry import RetryEvent, RetryExecutor, RetryPolicy
+from sparkjobs.resilience.retry import Retrier, RetryEvent, RetryPolicy
 
 __all__ = [
     "BreakerSettings",
@@ -20,8 +20,8 @@ __all__ = [
     "ItemFailure",
     "ItemSuccess",
     "Kind",
+    "Retrier",
     "RetryEvent",
-    "RetryExecutor",
     "RetryPolicy",
     "TerminalError",
     "TransientError",

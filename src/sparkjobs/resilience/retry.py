@@ -22,9 +22,10 @@ fibonacci      ``initial * fib(k)`` (fib = 1, 1, 2, 3, 5...)  1, 1, 2, 3
 random_jitter  ``uniform(0, exponential(k))`` ("full jitter")  in [0,1], [0,2], [0,4], [0,8]
 =============  =============================================  ==================================
 
-Use it as an executor (``policy.call(fn, *args, **kwargs)``, ``policy.executor(...).call(...)``)
-or a decorator (``@policy.decorate``). Sleep, clock and random source are injectable; every attempt
-is logged and, when a ``RunMetrics``/``CollectorRegistry`` is given, counted.
+Run a callable under it with ``policy.call(fn, *args, **kwargs)``, a :class:`Retrier`
+(``policy.executor(...).call(...)``) or a decorator (``@policy.decorate``). Sleep, clock and random
+source are injectable; every attempt is logged and, when a ``RunMetrics``/``CollectorRegistry`` is
+given, counted.
 """
 
 from __future__ import annotations
@@ -137,9 +138,9 @@ class RetryPolicy(BaseModel):
         metrics: Any = None,
         logger: Logger | None = None,
         on_retry: Callable[[RetryEvent], None] | None = None,
-    ) -> RetryExecutor:
-        """An executor bound to this policy and its collaborators."""
-        return RetryExecutor(
+    ) -> Retrier:
+        """A :class:`Retrier` bound to this policy and its collaborators."""
+        return Retrier(
             self,
             operation=operation,
             sleep=sleep,
@@ -207,7 +208,7 @@ class RetryEvent:
     elapsed_s: float
 
 
-class RetryExecutor:
+class Retrier:
     """Runs callables under one :class:`RetryPolicy` with injected sleep, clock, rng, metrics, logger."""
 
     def __init__(

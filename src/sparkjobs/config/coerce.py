@@ -1,59 +1,21 @@
-"""Type text values (from ``--param`` and environment variables) by the model that will validate them."""
+"""Coerce text values (from ``--param`` and environment variables) by the model that will validate them."""
 
 from __future__ import annotations
 
-import types
 import typing
 from typing import Any
 
 from pydantic import BaseModel
 
+from sparkjobs.config.annotations import alternatives, annotation_at
 from sparkjobs.config.tree import Path_, get_path, parse_scalar, set_path
 
 _CONTAINERS = (list, dict, tuple, set, frozenset)
 _NULLS = {"null", "~", "none", "None"}
 
 
-def _unwrap(annotation: Any) -> list[Any]:
-    """The alternatives of an annotation, without None and Annotated wrappers."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        out: list[Any] = []
-        for arg in typing.get_args(annotation):
-            if arg is not type(None):
-                out.extend(_unwrap(arg))
-        return out
-    return [annotation]
-
-
-def annotation_at(model: type[BaseModel], path: Path_) -> Any:
-    """The annotation a value at ``path`` will be validated against, or None if unknown."""
-    current: Any = model
-    i = 0
-    while i < len(path):
-        candidates = _unwrap(current)
-        nxt = None
-        for cand in candidates:
-            if isinstance(cand, type) and issubclass(cand, BaseModel):
-                field = cand.model_fields.get(path[i])
-                if field is not None:
-                    nxt = field.annotation
-                    break
-            elif typing.get_origin(cand) is dict:
-                args = typing.get_args(cand)
-                nxt = args[1] if len(args) == 2 else Any
-                break
-        if nxt is None:
-            return None
-        current = nxt
-        i += 1
-    return current
-
-
 def _wants_structure(annotation: Any) -> bool:
-    for alt in _unwrap(annotation):
+    for alt in alternatives(annotation):
         origin = typing.get_origin(alt) or alt
         if origin in _CONTAINERS or (isinstance(origin, type) and issubclass(origin, BaseModel)):
             return True
@@ -85,7 +47,7 @@ def _literal_value(annotation: Any, text: str) -> Any:
     """``Literal[1, 2]`` and ``Literal[True]`` refuse text: give them the parsed scalar if it is a choice."""
     choices = [
         value
-        for alt in _unwrap(annotation)
+        for alt in alternatives(annotation)
         if typing.get_origin(alt) is typing.Literal
         for value in typing.get_args(alt)
     ]
