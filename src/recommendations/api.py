@@ -35,8 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from recommendations.store import DEFAULT_URL, RecommendationStore
 from sparkjobs import Settings
 from sparkjobs.config import validate_model
-from sparkjobs.io.stores import NoSnapshotError, StoreSettings, StoreUnavailableError
 from sparkjobs.resilience import BreakerSettings, CircuitBreaker, is_retryable
+from sparkjobs.serving.stores import NoSnapshotError, StoreSettings, StoreUnavailableError
 
 SERVICE_NAME = "recommendations"
 MAX_LIMIT = 100

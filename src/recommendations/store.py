@@ -1,7 +1,7 @@
 """The recommendation serving store: the four served tables and the queries the API runs.
 
 ``RecommendationStore.open(url)`` works on the embedded SQLite file (``sqlite:///path``) and on
-PostgreSQL (``postgresql://user@host/db``) alike; it wraps a :class:`sparkjobs.io.stores.SnapshotStore`,
+PostgreSQL (``postgresql://user@host/db``) alike; it wraps a :class:`sparkjobs.serving.stores.SnapshotStore`,
 which loads the gold snapshot as one atomic swap (see docs/serving.md). Every query is parameterised;
 PostgreSQL reads go through a psycopg_pool connection pool.
 
@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from sparkjobs.errors import UsageError
-from sparkjobs.io.stores import (
+from sparkjobs.serving.stores import (
     Column,
     LoadResult,
     NoSnapshotError,
@@ -158,7 +158,7 @@ class RecommendationStore:
         """Open ``sqlite:///path`` or ``postgresql://...`` (or full :class:`StoreSettings`).
 
         Keyword arguments (``retry``, ``breaker``, ``is_transient``, ``clock``, ``logger``) go to
-        :func:`sparkjobs.io.stores.open_store`. Nothing connects until the first query or load.
+        :func:`sparkjobs.serving.stores.open_store`. Nothing connects until the first query or load.
         """
         return cls(open_store(url, TABLES, **kwargs))
 

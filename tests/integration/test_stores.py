@@ -20,7 +20,8 @@ from pydantic import ValidationError
 
 from sparkjobs.errors import ConfigError, DataError, JobFailedError
 from sparkjobs.executor import RunRequest, execute, prepare
-from sparkjobs.io.stores import (
+from sparkjobs.resilience import RetryPolicy, is_retryable
+from sparkjobs.serving.stores import (
     Column,
     NoSnapshotError,
     SnapshotLoadError,
@@ -28,12 +29,11 @@ from sparkjobs.io.stores import (
     StoreSettings,
     StoreUnavailableError,
     TableSpec,
-    _encode_rows_with_nulls,
     encode_binary_rows,
+    encode_rows_with_nulls,
     open_store,
     to_pyformat,
 )
-from sparkjobs.resilience import RetryPolicy, is_retryable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -633,12 +633,12 @@ def test_binary_copy_encoding_matches_the_postgres_format() -> None:
         "0005000000040000000700000008ffffffffffffffff000000083fe000000000000000000001010000000400000001"
     )
     assert encode_binary_rows(batch, spec) == expected
-    assert _encode_rows_with_nulls(batch, spec) == expected
+    assert encode_rows_with_nulls(batch, spec) == expected
     nullable = TableSpec("t", (Column("a", "int32"), Column("e", "date", nullable=True)))
     with_null = pa.record_batch(
         [pa.array([7], pa.int32()), pa.array([None], pa.date32())], schema=nullable.arrow_schema()
     )
-    assert _encode_rows_with_nulls(with_null, nullable) == bytes.fromhex("00020000000400000007ffffffff")
+    assert encode_rows_with_nulls(with_null, nullable) == bytes.fromhex("00020000000400000007ffffffff")
 
 
 def test_named_placeholders_become_pyformat() -> None:
