@@ -5,6 +5,7 @@ Every expected value is written by hand from the tiny snapshots below.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import uuid
@@ -840,3 +841,46 @@ def test_job_store_password_is_a_secret_everywhere(tmp_path: Path) -> None:
     )
     assert from_env.config.store.password.get_secret_value() == "env-pw"
     assert "env-pw" not in str(from_env.plan()) and "env-pw" not in repr(from_env.config)
+
+
+# -- one classifier: the store's verdicts are sparkjobs.resilience.classify's -----------------------
+def _raising(exc: BaseException) -> Callable[[], pa.Table]:
+    def source() -> pa.Table:
+        raise exc
+
+    return source
+
+
+@pytest.mark.parametrize(
+    ("make_exc", "transient"),
+    [
+        pytest.param(lambda: psycopg_errors().DiskFull("No space left on device"), False, id="53100"),
+        pytest.param(lambda: psycopg_errors().OutOfMemory("out of memory"), False, id="53200"),
+        pytest.param(
+            lambda: psycopg_errors().ConfigurationLimitExceeded("too many files"), False, id="53400"
+        ),
+        pytest.param(lambda: psycopg_errors().InsufficientResources("resources"), True, id="53000"),
+        pytest.param(lambda: psycopg_errors().TooManyConnections("too many clients"), True, id="53300"),
+        pytest.param(lambda: psycopg_errors().AdminShutdown("terminating connection"), True, id="57P01"),
+        pytest.param(lambda: psycopg_errors().ConnectionFailure("server closed"), True, id="08006"),
+        pytest.param(lambda: sqlite3.OperationalError("database is locked"), True, id="sqlite-locked"),
+        pytest.param(lambda: sqlite3.OperationalError("database table is busy"), True, id="sqlite-busy"),
+        pytest.param(lambda: sqlite3.OperationalError("no such column: x"), False, id="sqlite-sql"),
+    ],
+)
+def test_a_store_without_an_injected_classifier_uses_resilience_classify(
+    tmp_path: Path, make_exc: Callable[[], BaseException], transient: bool
+) -> None:
+    store = open_store(StoreSettings(url=f"sqlite:///{tmp_path}/serve.db"), TABLES)
+    with pytest.raises(SnapshotLoadError) as info:
+        store.load_snapshot(
+            {"users": users_a(), "scores": _raising(make_exc())}, snapshot_date=DAY_A, run_id="r"
+        )
+    assert info.value.transient is transient
+    assert is_retryable(info.value.__cause__) is transient  # the same verdict as the one classifier
+
+
+def psycopg_errors() -> Any:
+    import psycopg.errors
+
+    return psycopg.errors

@@ -28,8 +28,9 @@ One module per concept and per dialect:
 ==================  ===========================================================================
 
 This package is a building block: it imports nothing from sparkjobs above the building-blocks
-layer. pyarrow, numpy and psycopg are imported only when a load or a PostgreSQL store needs them,
-so a SQLite reader (an API process) needs none of them.
+layer. Transient or terminal is decided by :mod:`sparkjobs.resilience.classify` (a sibling in that
+layer), so a store and a retry policy always agree. pyarrow, numpy and psycopg are imported only
+when a load or a PostgreSQL store needs them, so a SQLite reader (an API process) needs none.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from sparkjobs.serving.stores.errors import (
     StoreQueryError,
     StoreUnavailableError,
 )
-from sparkjobs.serving.stores.policy import CallPolicy, default_is_transient
+from sparkjobs.serving.stores.policy import CallPolicy
 from sparkjobs.serving.stores.postgres import PostgresSnapshotStore, to_pyformat
 from sparkjobs.serving.stores.settings import StoreSettings
 from sparkjobs.serving.stores.snapshot import LoadResult, SnapshotInfo
@@ -82,7 +83,6 @@ __all__ = [
     "StoreUnavailableError",
     "TableSource",
     "TableSpec",
-    "default_is_transient",
     "encode_binary_rows",
     "encode_rows_with_nulls",
     "open_store",

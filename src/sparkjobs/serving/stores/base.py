@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from sparkjobs.resilience.classify import is_retryable
 from sparkjobs.serving.stores.errors import (
     InputError,
     NoSnapshotError,
@@ -36,7 +37,7 @@ from sparkjobs.serving.stores.errors import (
     StoreQueryError,
     StoreUnavailableError,
 )
-from sparkjobs.serving.stores.policy import CallPolicy, Direct, default_is_transient
+from sparkjobs.serving.stores.policy import CallPolicy, Direct
 from sparkjobs.serving.stores.settings import StoreSettings
 from sparkjobs.serving.stores.snapshot import LoadResult, SnapshotInfo
 from sparkjobs.serving.stores.sources import LoadSource, TableSource
@@ -92,7 +93,7 @@ class SnapshotStore(Closing):
         self.meta_table = meta_table
         self.retry: CallPolicy = retry or Direct()
         self.breaker: CallPolicy = breaker or Direct()
-        self.is_transient = is_transient or default_is_transient
+        self.is_transient = is_transient or is_retryable
         self.clock = clock or (lambda: datetime.now(UTC))
         self.log = logger or log
 
