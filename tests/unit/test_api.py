@@ -22,7 +22,7 @@ from recommendations.api import ApiSettings, build_service, create_app
 from recommendations.store import RecommendationStore
 from sparkjobs import Settings
 from sparkjobs.errors import ConfigError, UsageError
-from sparkjobs.serve import prepare_service
+from sparkjobs.serving.service import prepare_service
 from sparkjobs.serving.stores import StoreSettings
 
 SNAPSHOT_DAY = date(2024, 5, 1)
