@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from types import TracebackType
 from typing import Any
 
 from sparkjobs.errors import UsageError
 from sparkjobs.serving.stores import (
+    Closing,
     Column,
     LoadResult,
     NoSnapshotError,
@@ -144,7 +144,7 @@ def _row(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-class RecommendationStore:
+class RecommendationStore(Closing):
     """Reads (and loads) the served recommendation tables of one store."""
 
     def __init__(self, store: SnapshotStore) -> None:
@@ -230,14 +230,6 @@ class RecommendationStore:
 
     def close(self) -> None:
         self.store.close()
-
-    def __enter__(self) -> RecommendationStore:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"RecommendationStore({self.target})"
