@@ -75,8 +75,7 @@ class PostgresSnapshotStore(SnapshotStore):
             "application_name": f"{s.application_name}{role}",
             "options": " ".join(options),
         }
-        if s.password is not None:
-            kwargs["password"] = s.password.get_secret_value()
+        kwargs.update(s.database.connect_kwargs())  # password, sslpassword, ...: never in the URL
         return kwargs
 
     # -- load -------------------------------------------------------------------------------------
