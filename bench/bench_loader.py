@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from _report import DOC, machine, write_section
 
-from sparkjobs.io.stores import Column, StoreSettings, TableSpec, open_store
+from sparkjobs.serving.stores import Column, StoreSettings, TableSpec, open_store
 
 START, END = "<!-- serving-loader:start -->", "<!-- serving-loader:end -->"
 

@@ -1,7 +1,7 @@
 """The recommendation serving store: the four served tables and the queries the API runs.
 
 ``RecommendationStore.open(url)`` works on the embedded SQLite file (``sqlite:///path``) and on
-PostgreSQL (``postgresql://user@host/db``) alike; it wraps a :class:`sparkjobs.io.stores.SnapshotStore`,
+PostgreSQL (``postgresql://user@host/db``) alike; it wraps a :class:`sparkjobs.serving.stores.SnapshotStore`,
 which loads the gold snapshot as one atomic swap (see docs/serving.md). Every query is parameterised;
 PostgreSQL reads go through a psycopg_pool connection pool.
 
@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from types import TracebackType
 from typing import Any
 
 from sparkjobs.errors import UsageError
-from sparkjobs.io.stores import (
+from sparkjobs.serving.stores import (
+    Closing,
     Column,
     LoadResult,
     NoSnapshotError,
@@ -144,7 +144,7 @@ def _row(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-class RecommendationStore:
+class RecommendationStore(Closing):
     """Reads (and loads) the served recommendation tables of one store."""
 
     def __init__(self, store: SnapshotStore) -> None:
@@ -158,7 +158,7 @@ class RecommendationStore:
         """Open ``sqlite:///path`` or ``postgresql://...`` (or full :class:`StoreSettings`).
 
         Keyword arguments (``retry``, ``breaker``, ``is_transient``, ``clock``, ``logger``) go to
-        :func:`sparkjobs.io.stores.open_store`. Nothing connects until the first query or load.
+        :func:`sparkjobs.serving.stores.open_store`. Nothing connects until the first query or load.
         """
         return cls(open_store(url, TABLES, **kwargs))
 
@@ -230,14 +230,6 @@ class RecommendationStore:
 
     def close(self) -> None:
         self.store.close()
-
-    def __enter__(self) -> RecommendationStore:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"RecommendationStore({self.target})"

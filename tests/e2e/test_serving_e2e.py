@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from recommendations.store import RecommendationStore
-from sparkjobs.io.stores import SnapshotLoadError, StoreSettings
+from sparkjobs.serving.stores import SnapshotLoadError, StoreSettings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 

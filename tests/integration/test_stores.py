@@ -5,6 +5,7 @@ Every expected value is written by hand from the tiny snapshots below.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import uuid
@@ -20,7 +21,8 @@ from pydantic import ValidationError
 
 from sparkjobs.errors import ConfigError, DataError, JobFailedError
 from sparkjobs.executor import RunRequest, execute, prepare
-from sparkjobs.io.stores import (
+from sparkjobs.resilience import RetryPolicy, is_retryable
+from sparkjobs.serving.stores import (
     Column,
     NoSnapshotError,
     SnapshotLoadError,
@@ -28,12 +30,11 @@ from sparkjobs.io.stores import (
     StoreSettings,
     StoreUnavailableError,
     TableSpec,
-    _encode_rows_with_nulls,
     encode_binary_rows,
+    encode_rows_with_nulls,
     open_store,
     to_pyformat,
 )
-from sparkjobs.resilience import RetryPolicy, is_retryable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -633,12 +634,12 @@ def test_binary_copy_encoding_matches_the_postgres_format() -> None:
         "0005000000040000000700000008ffffffffffffffff000000083fe000000000000000000001010000000400000001"
     )
     assert encode_binary_rows(batch, spec) == expected
-    assert _encode_rows_with_nulls(batch, spec) == expected
+    assert encode_rows_with_nulls(batch, spec) == expected
     nullable = TableSpec("t", (Column("a", "int32"), Column("e", "date", nullable=True)))
     with_null = pa.record_batch(
         [pa.array([7], pa.int32()), pa.array([None], pa.date32())], schema=nullable.arrow_schema()
     )
-    assert _encode_rows_with_nulls(with_null, nullable) == bytes.fromhex("00020000000400000007ffffffff")
+    assert encode_rows_with_nulls(with_null, nullable) == bytes.fromhex("00020000000400000007ffffffff")
 
 
 def test_named_placeholders_become_pyformat() -> None:
@@ -840,3 +841,46 @@ def test_job_store_password_is_a_secret_everywhere(tmp_path: Path) -> None:
     )
     assert from_env.config.store.password.get_secret_value() == "env-pw"
     assert "env-pw" not in str(from_env.plan()) and "env-pw" not in repr(from_env.config)
+
+
+# -- one classifier: the store's verdicts are sparkjobs.resilience.classify's -----------------------
+def _raising(exc: BaseException) -> Callable[[], pa.Table]:
+    def source() -> pa.Table:
+        raise exc
+
+    return source
+
+
+@pytest.mark.parametrize(
+    ("make_exc", "transient"),
+    [
+        pytest.param(lambda: psycopg_errors().DiskFull("No space left on device"), False, id="53100"),
+        pytest.param(lambda: psycopg_errors().OutOfMemory("out of memory"), False, id="53200"),
+        pytest.param(
+            lambda: psycopg_errors().ConfigurationLimitExceeded("too many files"), False, id="53400"
+        ),
+        pytest.param(lambda: psycopg_errors().InsufficientResources("resources"), True, id="53000"),
+        pytest.param(lambda: psycopg_errors().TooManyConnections("too many clients"), True, id="53300"),
+        pytest.param(lambda: psycopg_errors().AdminShutdown("terminating connection"), True, id="57P01"),
+        pytest.param(lambda: psycopg_errors().ConnectionFailure("server closed"), True, id="08006"),
+        pytest.param(lambda: sqlite3.OperationalError("database is locked"), True, id="sqlite-locked"),
+        pytest.param(lambda: sqlite3.OperationalError("database table is busy"), True, id="sqlite-busy"),
+        pytest.param(lambda: sqlite3.OperationalError("no such column: x"), False, id="sqlite-sql"),
+    ],
+)
+def test_a_store_without_an_injected_classifier_uses_resilience_classify(
+    tmp_path: Path, make_exc: Callable[[], BaseException], transient: bool
+) -> None:
+    store = open_store(StoreSettings(url=f"sqlite:///{tmp_path}/serve.db"), TABLES)
+    with pytest.raises(SnapshotLoadError) as info:
+        store.load_snapshot(
+            {"users": users_a(), "scores": _raising(make_exc())}, snapshot_date=DAY_A, run_id="r"
+        )
+    assert info.value.transient is transient
+    assert is_retryable(info.value.__cause__) is transient  # the same verdict as the one classifier
+
+
+def psycopg_errors() -> Any:
+    import psycopg.errors
+
+    return psycopg.errors

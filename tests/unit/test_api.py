@@ -22,8 +22,8 @@ from recommendations.api import ApiSettings, build_service, create_app
 from recommendations.store import RecommendationStore
 from sparkjobs import Settings
 from sparkjobs.errors import ConfigError, UsageError
-from sparkjobs.io.stores import StoreSettings
-from sparkjobs.serve import prepare_service
+from sparkjobs.serving.service import prepare_service
+from sparkjobs.serving.stores import StoreSettings
 
 SNAPSHOT_DAY = date(2024, 5, 1)
 LOADED_AT = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)

@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recommendations.store import DEFAULT_URL, TABLE_NAMES, TABLES, RecommendationStore
 from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
-from sparkjobs.io.stores import StoreSettings, TableSpec
 from sparkjobs.resilience import RetryPolicy, is_retryable
+from sparkjobs.serving.stores import StoreSettings, TableSpec
 
 DEFAULT_MIN_ROWS = {"items": 1, "recommendations": 1, "similar_items": 0, "popular_items": 1}
 

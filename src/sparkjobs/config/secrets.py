@@ -16,8 +16,16 @@ MASK = "********"
 SECRET_KEY_RE = re.compile(
     r"(pass(word|wd)?|secret|token|credential|(api|private|secret|access)[._-]?key)s?$", re.I
 )
-_DSN_PASSWORD_RE = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?P<tail>@)", re.I)
-_KV_PASSWORD_RE = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>[^\s]+)", re.I)
+#: ``scheme://user:SECRET@host``: the user may be empty, the secret runs to the LAST ``@`` before the
+#: path (an unencoded ``@`` or ``:`` inside a password is masked whole, however libpq would split it)
+DSN_PASSWORD_RE = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^\s/]*)(?P<tail>@)", re.I)
+#: ``password=``, ``sslpassword=``, ``oauth_client_secret=`` (libpq's secret options) in a query
+#: string or a key=value DSN; a quoted value (``password='a b'``) is masked up to its closing quote
+KV_PASSWORD_RE = re.compile(
+    r"(?P<head>(?<![a-z0-9_])(?:ssl)?(?:password|passwd|pwd)\s*=\s*|(?<![a-z0-9_])oauth_client_secret\s*=\s*)"
+    r"(?P<pw>'(?:[^'\\]|\\.)*'?|[^\s&]+)",
+    re.I,
+)
 
 
 def is_secret_key(key: str) -> bool:
@@ -25,9 +33,14 @@ def is_secret_key(key: str) -> bool:
 
 
 def mask_text(text: str) -> str:
-    """Mask passwords inside DSNs/URLs (``postgresql://u:pw@h``) and ``password=...`` pairs."""
-    text = _DSN_PASSWORD_RE.sub(lambda m: f"{m['head']}{MASK}{m['tail']}", text)
-    return _KV_PASSWORD_RE.sub(lambda m: f"{m['head']}{MASK}", text)
+    """Mask passwords inside DSNs/URLs (``postgresql://u:pw@h``) and ``password=``-like pairs.
+
+    The last line of defence for free text (log lines, exception messages): configuration values
+    never need it, a database URL is parsed and shown without its secrets
+    (:mod:`sparkjobs.config.database`).
+    """
+    text = DSN_PASSWORD_RE.sub(lambda m: f"{m['head']}{MASK}{m['tail']}", text)
+    return KV_PASSWORD_RE.sub(lambda m: f"{m['head']}{MASK}", text)
 
 
 def mask(value: Any, key: str = "") -> Any:

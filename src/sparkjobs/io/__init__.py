@@ -8,7 +8,7 @@
 - :class:`HadoopFileSystem` lists and deletes partition directories on any Hadoop file system.
 
 Importing this package never imports pyspark. (The serving stores live in
-:mod:`sparkjobs.io.stores`.)
+:mod:`sparkjobs.serving.stores`.)
 """
 
 from sparkjobs.io.filesystem import HadoopFileSystem, driver_side_listing, partition_dir, partition_value

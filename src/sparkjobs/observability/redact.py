@@ -10,14 +10,17 @@ ordinary words); keep real secrets longer than that.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
-from sparkjobs.config.secrets import _DSN_PASSWORD_RE, MASK, is_secret_key, mask_text
+from sparkjobs.config.database import DatabaseUrl, DatabaseUrlError, url_kind
+from sparkjobs.config.secrets import DSN_PASSWORD_RE, KV_PASSWORD_RE, MASK, is_secret_key, mask_text
 
 MIN_SECRET_LENGTH = 4
 #: environment variable names that hold secrets (PGPASSWORD, AWS_SECRET_ACCESS_KEY, API_TOKEN...)
@@ -27,7 +30,17 @@ SECRET_ENV_RE = re.compile(
 
 
 def _dsn_passwords(text: str) -> set[str]:
-    return {m["pw"] for m in _DSN_PASSWORD_RE.finditer(text)}
+    """The secrets inside a DSN/URL-like text, as written and percent-decoded.
+
+    A whole database URL is parsed (libpq rules) so that its real secrets are known exactly; the
+    patterns add what they find in any text (a URL inside a sentence, ``sslpassword=`` pairs).
+    """
+    found = {m["pw"] for m in DSN_PASSWORD_RE.finditer(text)}
+    found |= {m["pw"].strip("'") for m in KV_PASSWORD_RE.finditer(text)}
+    if url_kind(text.strip()) == "postgresql":
+        with contextlib.suppress(DatabaseUrlError):  # unreadable: the patterns above are all we have
+            found |= set(DatabaseUrl.parse(text.strip()).connect_kwargs().values())
+    return found | {unquote(s) for s in found}
 
 
 def secrets_in(value: Any, key: str = "") -> set[str]:

@@ -37,6 +37,7 @@ from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from sparkjobs.config.coerce import type_raw_values
+from sparkjobs.config.database import DatabaseSettings
 from sparkjobs.config.layers import LayeredConfig
 from sparkjobs.config.validate import validate_model
 from sparkjobs.errors import ConfigError
@@ -219,10 +220,12 @@ class PipelineSpec(BaseModel):
         return to_mermaid(self.dependencies, labels=labels, statuses=statuses, direction=direction)
 
 
-class StateSettings(BaseModel):
-    """Where the run ledger lives and how run locks are kept alive (the ``state:`` section)."""
+class StateSettings(DatabaseSettings):
+    """Where the run ledger lives and how run locks are kept alive (the ``state:`` section).
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Secrets written into ``url`` move into ``password`` / ``secret_options`` (see
+    :class:`sparkjobs.config.database.DatabaseSettings`), so ``url`` is safe to show.
+    """
 
     url: str = Field(
         "sqlite:///state/pipeline.db",

@@ -3,7 +3,7 @@
 ``classify(exc)`` reads, in order:
 
 1. the sparkjobs mark: every :class:`~sparkjobs.errors.SparkJobsError` says whether it is transient;
-2. the third-party types (psycopg, py4j/pyspark, httpx, urllib) — looked up only in ``sys.modules``,
+2. the third-party types (psycopg, sqlite3, py4j/pyspark, httpx, urllib) — looked up only in ``sys.modules``,
    so classifying never imports pyspark or psycopg (an exception of a library that was never
    imported cannot exist);
 3. the built-in network errors (``ConnectionError``, ``TimeoutError``, network ``OSError``\\ s);
@@ -67,7 +67,17 @@ PG_TRANSIENT_SQLSTATES = frozenset(
         "58030",  # io_error
     }
 )
-PG_TERMINAL_SQLSTATES = frozenset({"53100"})  # disk_full: a retry in seconds will not free the disk
+#: class 53 codes a retry in seconds will not fix (53000 insufficient_resources and 53300
+#: too_many_connections stay transient: another client lets go soon)
+PG_TERMINAL_SQLSTATES = frozenset(
+    {
+        "53100",  # disk_full: a retry will not free the disk
+        "53200",  # out_of_memory: the same query asks for the same memory again
+        "53400",  # configuration_limit_exceeded: a server setting, fixed only by its admin
+    }
+)
+#: SQLite error texts that mean "another connection holds the lock" (a retry waits its turn)
+SQLITE_TRANSIENT_MARKERS = ("database is locked", "database table is locked", "is busy")
 
 #: connection-time messages of libpq that no retry can fix (they come without a SQLSTATE)
 PG_TERMINAL_CONNECT_MARKERS = (
@@ -160,7 +170,7 @@ def _explain_one(exc: BaseException) -> Classification | None:
     if isinstance(exc, SparkJobsError):
         kind: Kind = TRANSIENT if exc.transient else TERMINAL
         return Classification(kind, f"{type(exc).__name__} is marked {kind}")
-    for check in (_psycopg, _py4j_and_pyspark, _httpx, _urllib, _builtin):
+    for check in (_psycopg, _sqlite, _py4j_and_pyspark, _httpx, _urllib, _builtin):
         verdict = check(exc)
         if verdict is not None:
             return verdict
@@ -186,6 +196,19 @@ def _psycopg(exc: Exception) -> Classification | None:
                 return Classification(TERMINAL, f"{label}: {marker}")
         return Classification(TRANSIENT, f"{label} (connection lost, refused or timed out)")
     return Classification(TERMINAL, label)  # ProgrammingError, DataError, IntegrityError, InterfaceError
+
+
+def _sqlite(exc: Exception) -> Classification | None:
+    sqlite3 = _module("sqlite3")
+    if sqlite3 is None or not isinstance(exc, sqlite3.Error):
+        return None
+    label = f"sqlite3 {type(exc).__name__}"
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        for marker in SQLITE_TRANSIENT_MARKERS:
+            if marker in text:
+                return Classification(TRANSIENT, f"{label}: {marker}")
+    return None  # SQL, schema and data errors: look at the cause, then terminal
 
 
 def _py4j_and_pyspark(exc: Exception) -> Classification | None:
