@@ -77,6 +77,9 @@ class SyncClient:
     def get(self, url: str) -> httpx.Response:
         return self.portal.call(self.client.get, url)
 
+    def request(self, method: str, url: str) -> httpx.Response:
+        return self.portal.call(self.client.request, method, url)
+
 
 @contextmanager
 def api_client(app: FastAPI) -> Iterator[SyncClient]:
@@ -345,6 +348,61 @@ def test_metrics_count_requests_per_route_in_a_registry_of_the_app(
     with api_client(create_app(store, clock=lambda: NOW)) as other:  # a second app starts from zero
         fresh = samples(other.get("/metrics").text)
     assert not any(k[0] == "recommendations_api_requests_total" for k in fresh)
+
+
+# -- hostile requests (issue 9) ---------------------------------------------------------------------
+def test_metric_labels_come_from_a_closed_set_whatever_the_method_or_path(client: SyncClient) -> None:
+    import random
+    import string
+
+    rng = random.Random(7)
+
+    def hammer(rounds: int) -> None:
+        for n in range(rounds):
+            method = "".join(rng.choices(string.ascii_uppercase, k=4096))
+            client.request(method, f"/no/such/path/{n}")
+            client.request(method, "/recommendations/10")
+
+    hammer(5)
+    client.get("/metrics")
+    after_few = len(client.get("/metrics").content)
+    hammer(300)
+    text = client.get("/metrics").text
+    got = samples(text)
+    methods = {dict(k[1]).get("method") for k in got if k[0] == "recommendations_api_requests_total"}
+    routes = {dict(k[1]).get("route") for k in got if k[0] == "recommendations_api_requests_total"}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"}
+    assert "other" in methods and "unmatched" in routes
+    # 600 more requests with random 4 KB methods add no series: only counter values grow (a few digits)
+    assert len(text.encode()) - after_few < 200
+
+
+def test_a_422_echoes_a_huge_input_only_in_part(client: SyncClient) -> None:
+    huge = "9" * 60_000
+    response = client.get(f"/recommendations/{huge}")
+    assert response.status_code == 422
+    assert len(response.content) < 2_000
+    assert "60000 characters" in response.json()["detail"]
+
+
+def test_head_on_health_answers_like_get(client: SyncClient) -> None:
+    response = client.request("HEAD", "/health")
+    assert response.status_code == 200 and response.content == b""
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status", "error"),
+    [("GET", "/nope", 404, "not found"), ("POST", "/recommendations/10", 405, "method not allowed")],
+)
+def test_404_and_405_use_the_documented_error_shape(
+    client: SyncClient, method: str, url: str, status: int, error: str
+) -> None:
+    response = client.request(method, url)
+    assert response.status_code == status
+    body = response.json()
+    assert set(body) == {"error", "detail"} and body["error"] == error
+    if status == 405:
+        assert response.headers["allow"] == "GET"
 
 
 # -- sparkjobs serve --------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Everything lives in the registry given to :func:`~recommendations.api.app.create_app` (no global
 registry): :class:`ApiMetrics` holds the counters, :class:`SnapshotCollector` computes the snapshot
 gauges at scrape time, and :func:`count_requests` is the middleware that labels each request with
-its route template (never the raw path).
+its route template (never the raw path) and its method (an unknown method counts as ``other``).
 """
 
 from __future__ import annotations
@@ -88,6 +88,10 @@ class ApiMetrics:
         )
 
 
+#: every label value comes from a closed set: a client must not be able to grow /metrics
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+
+
 async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     """Middleware: count and time every request by method, route template and status."""
     metrics: ApiMetrics = request.app.state.metrics
@@ -100,5 +104,6 @@ async def count_requests(request: Request, call_next: Callable[[Request], Awaita
     finally:
         route = request.scope.get("route")
         label = getattr(route, "path", None) or "unmatched"
-        metrics.requests.labels(request.method, label, str(status)).inc()
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        metrics.requests.labels(method, label, str(status)).inc()
         metrics.latency.labels(label).observe(time.perf_counter() - started)

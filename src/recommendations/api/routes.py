@@ -129,8 +129,9 @@ def similar(item_id: ItemId, store: Store, limit: Limit) -> Any:
     return SimilarItemsResponse(item_id=item_id, title=item["title"], items=[SimilarItem(**r) for r in rows])
 
 
-@operations.get(
+@operations.api_route(
     "/health",
+    methods=["GET", "HEAD"],  # load balancers and uptime checkers send HEAD
     response_model=HealthOk,
     responses={503: {"model": HealthFailure, "description": "unreachable, no snapshot, or too old"}},
     summary="Whether the API can serve, and which snapshot",
