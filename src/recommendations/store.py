@@ -80,11 +80,17 @@ POPULAR_ITEMS = TableSpec(
 TABLES: tuple[TableSpec, ...] = (ITEMS, RECOMMENDATIONS, SIMILAR_ITEMS, POPULAR_ITEMS)
 TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in TABLES)
 
+# Each answer is ONE statement, so that it reads one snapshot even while a load swaps tables in
+# between two requests' statements (a statement sees the tables as they were when it started).
 _RECOMMENDATIONS_SQL = """
-SELECT r.item_id, i.title, r.score, r.rank, r.source
+SELECT r.item_id, i.title, r.score, r.rank, r.source, 0 AS fallback
 FROM recommendations r LEFT JOIN items i ON i.item_id = r.item_id
 WHERE r.user_id = :user_id
-ORDER BY r.rank
+UNION ALL
+SELECT p.item_id, i.title, p.score, p.rank, 'popular' AS source, 1 AS fallback
+FROM popular_items p LEFT JOIN items i ON i.item_id = p.item_id
+WHERE NOT EXISTS (SELECT 1 FROM recommendations u WHERE u.user_id = :user_id)
+ORDER BY rank
 LIMIT :limit
 """
 _POPULAR_SQL = """
@@ -101,6 +107,15 @@ ORDER BY s.rank
 LIMIT :limit
 """
 _ITEM_SQL = "SELECT item_id, title, year, genres FROM items WHERE item_id = :item_id"
+_ITEM_WITH_SIMILAR_SQL = """
+SELECT t.title AS target_title, s.similar_item_id AS item_id, i.title, s.score, s.rank
+FROM items t
+LEFT JOIN similar_items s ON s.item_id = t.item_id
+LEFT JOIN items i ON i.item_id = s.similar_item_id
+WHERE t.item_id = :item_id
+ORDER BY s.rank
+LIMIT :limit
+"""
 
 
 @dataclass(frozen=True)
@@ -171,9 +186,9 @@ class RecommendationStore(Closing):
         """The user's top ``limit`` items by rank; the popular items when the user is unknown."""
         limit = _check_limit(limit)
         rows = self.store.fetch_all(_RECOMMENDATIONS_SQL, {"user_id": user_id, "limit": limit})
-        if rows:
-            return Recommendations(user_id, [_row(r) for r in rows], fallback=False)
-        return Recommendations(user_id, self.popular_items(limit), fallback=True)
+        fallback = bool(rows) and bool(rows[0]["fallback"])
+        items = [_row({k: v for k, v in r.items() if k != "fallback"}) for r in rows]
+        return Recommendations(user_id, items, fallback=fallback or not rows)
 
     def recommendations(self, user_id: int, limit: int = 10) -> list[dict[str, Any]]:
         """``[{item_id, title, score, rank, source}]``; unknown users get popular items (source 'popular')."""
@@ -187,6 +202,21 @@ class RecommendationStore(Closing):
         """``[{item_id, title, score, rank}]`` most similar to ``item_id`` (empty when unknown)."""
         limit = _check_limit(limit)
         return [_row(r) for r in self.store.fetch_all(_SIMILAR_SQL, {"item_id": item_id, "limit": limit})]
+
+    def item_with_similar(
+        self, item_id: int, limit: int = 10
+    ) -> tuple[str | None, list[dict[str, Any]]] | None:
+        """``(title, similar items)`` of ``item_id`` read in one statement; None when not in the catalog."""
+        limit = _check_limit(limit)
+        rows = self.store.fetch_all(_ITEM_WITH_SIMILAR_SQL, {"item_id": item_id, "limit": limit})
+        if not rows:
+            return None
+        similar = [
+            _row({k: v for k, v in r.items() if k != "target_title"})
+            for r in rows
+            if r["item_id"] is not None
+        ]
+        return rows[0]["target_title"], similar
 
     def item(self, item_id: int) -> dict[str, Any] | None:
         rows = self.store.fetch_all(_ITEM_SQL, {"item_id": item_id})

@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY_1, DAY_2, DAY_BAD = date(2024, 5, 1), date(2024, 5, 2), date(2024, 5, 3)
+DAY_NEW = date(2024, 5, 4)  # a sequel title AND other neighbours: an answer mixing two snapshots shows
 
 
 def sparkjobs_cmd() -> list[str]:
@@ -38,7 +39,9 @@ def sparkjobs_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "sparkjobs.cli"]
 
 
-def write_gold(root: Path, day: date, *, sequel: bool = False, duplicate_rank: bool = False) -> None:
+def write_gold(
+    root: Path, day: date, *, sequel: bool = False, duplicate_rank: bool = False, regrouped: bool = False
+) -> None:
     i32 = pa.int32()
     titles = [
         "Toy Story 2 (1999)" if sequel else "Toy Story (1995)",
@@ -69,10 +72,10 @@ def write_gold(root: Path, day: date, *, sequel: bool = False, duplicate_rank: b
         ),
         "similar_items": pa.table(
             {
-                "item_id": pa.array([1, 1], i32),
-                "similar_item_id": pa.array([4, 3], i32),
-                "score": [0.8, 0.2],
-                "rank": pa.array([1, 2], i32),
+                "item_id": pa.array([1] if regrouped else [1, 1], i32),
+                "similar_item_id": pa.array([2] if regrouped else [4, 3], i32),
+                "score": [0.5] if regrouped else [0.8, 0.2],
+                "rank": pa.array([1] if regrouped else [1, 2], i32),
             }
         ),
         "popular_items": pa.table(
@@ -150,6 +153,7 @@ def serving(pg_dsn: str, tmp_path: Path) -> Iterator[Serving]:
     write_gold(gold, DAY_1)
     write_gold(gold, DAY_2, sequel=True)
     write_gold(gold, DAY_BAD, duplicate_rank=True)
+    write_gold(gold, DAY_NEW, sequel=True, regrouped=True)
     port = free_port()
     log = tmp_path / "server.log"
     serving = Serving(pg_dsn, schema, config, gold, f"http://127.0.0.1:{port}", log)
@@ -245,6 +249,46 @@ def test_loader_store_and_api_over_real_http(serving: Serving) -> None:
         metrics = http.get("/metrics").text
         assert 'recommendations_serving_rows{table="recommendations"} 3.0' in metrics
         assert "recommendations_api_fallbacks_total 1.0" in metrics
+
+
+def test_32_clients_during_snapshot_swaps_get_no_error_and_never_a_mix(serving: Serving) -> None:
+    """Issue 9: 32 clients hammer the API while new snapshots are loaded and swapped in. Every answer
+    is 200 and comes wholly from one snapshot (title and neighbours of item 1 change together)."""
+    import threading
+
+    old = {"title": "Toy Story (1995)", "neighbours": [4, 3]}
+    new = {"title": "Toy Story 2 (1999)", "neighbours": [2]}
+    answers: list[tuple[int, dict[str, object] | None]] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(base_url=serving.base_url, timeout=30) as http:
+            while not stop.is_set():
+                response = http.get("/items/1/similar")
+                body = response.json() if response.status_code == 200 else None
+                seen = (
+                    {"title": body["title"], "neighbours": [i["item_id"] for i in body["items"]]}
+                    if body
+                    else None
+                )
+                answers.append((response.status_code, seen))
+
+    threads = [threading.Thread(target=client) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    try:
+        for day in (DAY_NEW, DAY_1, DAY_NEW, DAY_1):
+            done = serving.load(day)
+            assert done.returncode == 0, done.stderr
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    statuses = {status for status, _ in answers}
+    assert statuses == {200}, f"{len(answers)} answers, statuses {statuses}"
+    mixed = [seen for _, seen in answers if seen not in (old, new)]
+    assert not mixed, f"{len(mixed)} of {len(answers)} answers mix two snapshots, e.g. {mixed[0]}"
+    assert {str(seen) for _, seen in answers} == {str(old), str(new)}  # both snapshots were served
 
 
 def test_failed_loads_keep_serving_the_previous_snapshot(serving: Serving) -> None:

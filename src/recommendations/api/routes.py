@@ -121,12 +121,12 @@ def recommendations(
     summary="Items most similar to an item",
 )
 def similar(item_id: ItemId, store: Store, limit: Limit) -> Any:
-    item = store.item(item_id)
-    if item is None:
+    found = store.item_with_similar(item_id, limit)  # one statement: title and neighbours of one snapshot
+    if found is None:
         body = ErrorResponse(error="not found", detail=f"item {item_id} is not in the served catalog")
         return JSONResponse(status_code=404, content=body.model_dump())
-    rows = store.similar_items(item_id, limit)
-    return SimilarItemsResponse(item_id=item_id, title=item["title"], items=[SimilarItem(**r) for r in rows])
+    title, rows = found
+    return SimilarItemsResponse(item_id=item_id, title=title, items=[SimilarItem(**r) for r in rows])
 
 
 @operations.api_route(
