@@ -1,4 +1,4 @@
-"""The lock protocol: exactly one run per pipeline and logical date.
+"""The lock protocol: who runs a pipeline for a logical date, and when a lock may be taken over.
 
 Exactly one run per pipeline and logical date
     ``pipeline_locks`` has the primary key ``(pipeline, logical_date)``. Acquiring is
