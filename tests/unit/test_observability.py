@@ -259,7 +259,7 @@ def test_run_report_has_params_masked_timings_metrics_and_quality(tmp_path: Path
         "rows": 10,
         "fail_in": None,
         "password": "********",
-        "store_url": "postgresql://app:********@db:5432/recs",
+        "store_url": "postgresql://app@db:5432/recs?password=********",  # rendered from the parsed URL
         "leak": False,
     }
     assert report["phases"] == [

@@ -232,6 +232,7 @@ def test_no_piece_of_a_secret_reaches_a_command_output_or_a_run_report(workspace
             "pipeline", "run", "recommendations_daily", "--dry-run", env={"SPARKJOBS__STATE__URL": case.url}
         ),
     ]
-    outputs += [p.read_text() for p in (workspace / "runs").glob("*.json")]
+    outputs += [p.read_text() for p in (workspace / "runs").glob("*.json")]  # run reports
+    outputs += [p.read_text() for p in (workspace / "runs").glob("*.prom")]  # metrics textfiles
     for output in outputs:
         assert not case.leaks(output), output

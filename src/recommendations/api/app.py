@@ -16,7 +16,7 @@ from recommendations.api.settings import SERVICE_NAME, ApiSettings
 from recommendations.store import RecommendationStore
 from sparkjobs import Settings
 from sparkjobs.config import validate_model
-from sparkjobs.resilience import CircuitBreaker, is_retryable
+from sparkjobs.resilience import CircuitBreaker
 
 
 def _utcnow() -> datetime:
@@ -75,5 +75,5 @@ def build_service(settings: Settings, env: str) -> FastAPI:
     )
     registry = CollectorRegistry(auto_describe=True)
     breaker = CircuitBreaker.from_settings("serving-store", api_settings.breaker, metrics=registry)
-    store = RecommendationStore.open(api_settings.store, breaker=breaker, is_transient=is_retryable)
+    store = RecommendationStore.open(api_settings.store, breaker=breaker)  # classifier: resilience.classify
     return create_app(store, api_settings, registry=registry, owns_store=True, env=env)

@@ -61,11 +61,12 @@ class DatabaseUrl:
                 "unsupported database url: expected sqlite:///PATH or postgresql://user@host:port/dbname"
             )
         params = _conninfo_to_dict(text)
-        host = params.get("host", "")
-        if "@" in host:
+        if any(
+            "@" in params.get(k, "") for k in ("host", "hostaddr", "port")
+        ):  # libpq splits at the first '@'
             raise DatabaseUrlError(
-                "the host of a postgresql url contains '@': write an '@' inside the user or the "
-                "password as %40 (postgresql://user:p%40ss@host/db)"
+                "the host or port of a postgresql url contains '@': write an '@' inside the user or "
+                "the password as %40 (postgresql://user:p%40ss@host/db)"
             )
         secrets = {k: SecretStr(v) for k, v in params.items() if k in SECRET_OPTIONS}
         options = {k: v for k, v in params.items() if k not in SECRET_OPTIONS}
@@ -81,6 +82,14 @@ class DatabaseUrl:
         if self.sqlite_url is not None:
             return self.sqlite_url
         return _render_postgres(self.scheme, self.options)
+
+    def display(self, mask: str = "********") -> str:
+        """For humans: :meth:`url` plus each secret option as ``name=<mask>`` (a reader sees it is set)."""
+        url = self.url()
+        if not self.secrets:
+            return url
+        hidden = "&".join(f"{name}={mask}" for name in sorted(self.secrets))
+        return url + ("&" if "?" in url else "?") + hidden
 
     def connect_kwargs(self) -> dict[str, str]:
         """The secrets as libpq keyword arguments (``psycopg.connect(url, **connect_kwargs)``)."""

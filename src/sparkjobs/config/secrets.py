@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import typing
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, SecretBytes, SecretStr
 
 from sparkjobs.config.annotations import alternatives
+from sparkjobs.config.database import DatabaseUrl, DatabaseUrlError, url_kind
 
 MASK = "********"
 #: keys treated as secret even when no model says so (jobs ported without a model)
@@ -57,8 +59,18 @@ def mask(value: Any, key: str = "") -> Any:
     if isinstance(value, list | tuple):
         return [mask(v, key) for v in value]
     if isinstance(value, str):
-        return MASK if key and is_secret_key(key) else mask_text(value)
+        return MASK if key and is_secret_key(key) else mask_string(value)
     return value
+
+
+def mask_string(text: str) -> str:
+    """A config string for display: a PostgreSQL URL is rendered from its parsed form without its
+    secrets (:meth:`~sparkjobs.config.database.DatabaseUrl.display`); other text, or a URL libpq
+    cannot read, goes through the patterns of :func:`mask_text`."""
+    if url_kind(text) == "postgresql":
+        with contextlib.suppress(DatabaseUrlError):  # unreadable: the patterns are all we have
+            return DatabaseUrl.parse(text).display(MASK)
+    return mask_text(text)
 
 
 def mentions_secret(annotation: Any) -> bool:

@@ -109,9 +109,9 @@ class PostgresSnapshotStore(SnapshotStore):
                     phases["index"] += time.perf_counter() - t0
                 state.update(table=None, phase="swap")
                 t0 = time.perf_counter()
-                info = self._swap_all(
-                    conn, sources, state, self._snapshot_info(snapshot_date, run_id, counts, started)
-                )
+                self._swap_tables(conn, sources, state)
+                info = self._snapshot_info(snapshot_date, run_id, counts, started)
+                self._record_snapshot(conn, info)
                 phases["swap"] = time.perf_counter() - t0
                 state.update(table=None, phase="commit")
                 t0 = time.perf_counter()
@@ -171,11 +171,8 @@ class PostgresSnapshotStore(SnapshotStore):
             )
         conn.execute(sql.SQL("ANALYZE {}").format(staging))
 
-    def _swap_all(
-        self, conn: Any, sources: list[LoadSource], state: dict[str, str | None], info: SnapshotInfo
-    ) -> SnapshotInfo:
-        """Rename every staging table in (waiting at most ``lock_timeout_s`` for readers) and
-        record the snapshot in the metadata table; the transaction's commit publishes it."""
+    def _swap_tables(self, conn: Any, sources: list[LoadSource], state: dict[str, str | None]) -> None:
+        """Rename every staging table in, waiting at most ``lock_timeout_s`` for readers."""
         from psycopg import sql
 
         conn.execute(
@@ -185,6 +182,11 @@ class PostgresSnapshotStore(SnapshotStore):
         )
         for src in sources:
             self._swap_one(conn, src.spec, state)
+
+    def _record_snapshot(self, conn: Any, info: SnapshotInfo) -> None:
+        """Add the metadata row; the transaction's commit publishes it with the tables."""
+        from psycopg import sql
+
         conn.execute(
             sql.SQL(
                 "INSERT INTO {} (snapshot_date, loaded_at, load_seconds, row_counts, run_id) "
@@ -198,7 +200,6 @@ class PostgresSnapshotStore(SnapshotStore):
                 info.run_id,
             ),
         )
-        return info
 
     def _create_sql(self, spec: TableSpec) -> Any:
         from psycopg import sql
