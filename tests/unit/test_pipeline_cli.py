@@ -229,3 +229,16 @@ def test_schedule_max_fires_runs_the_pipeline(conf: Path) -> None:
         "stopped_by": None,
     }
     assert [r.trigger for r in ledger_of(conf).list_runs("fast")] == ["schedule", "schedule"]
+
+
+@pytest.mark.parametrize("command", [["pipeline", "run", "demo"], ["pipeline", "list"], ["schedule", "demo"]])
+def test_an_env_that_is_a_path_is_refused_like_sparkjobs_run(conf: Path, command: list[str]) -> None:
+    code, _, err = invoke(*command, "--conf-dir", str(conf), "--env", "../x")
+    assert code == 2
+    assert "bad environment name '../x'" in err and "no path separators" in err
+
+
+def test_an_explicit_conf_dir_that_is_missing_is_an_error(tmp_path: Path) -> None:
+    code, _, err = invoke("pipeline", "list", "--conf-dir", str(tmp_path / "nope"))
+    assert code == 2
+    assert "configuration directory not found" in err
