@@ -16,6 +16,7 @@ import click
 
 from sparkjobs.cli_options import workspace_options
 from sparkjobs.errors import SparkJobsError
+from sparkjobs.observability.failures import EXIT_INTERRUPTED, exit_code_of, failure_text
 
 LAZY_SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pipeline": ("sparkjobs.pipeline.cli:pipeline_group", "Run, resume, backfill and inspect pipelines."),
@@ -52,19 +53,10 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-#: exit code of a run stopped by Ctrl-C / SIGINT (128 + SIGINT, as shells report it)
-EXIT_INTERRUPTED = 130
-
-
-def fail(exc: BaseException, code: int) -> None:
-    from sparkjobs.config.secrets import mask_text
-
-    click.echo(f"error: {mask_text(str(exc))}", err=True)  # a DSN password in any message is masked
-    sys.exit(code)
-
-
-def _exit_code(exc: SparkJobsError) -> int:
-    return exc.exit_code if exc.exit_code in (1, 2) else 1
+def fail(exc: BaseException, code: int | None = None) -> None:
+    """Print the redacted error and exit with its code (or ``code``)."""
+    click.echo(failure_text(exc), err=True)
+    sys.exit(exit_code_of(exc) if code is None else code)
 
 
 def _setup_logging(fmt: str | None = None, level: str | None = None) -> None:
@@ -140,7 +132,7 @@ def run_command(job: str, log_format: str | None, **kw: Any) -> None:
     try:
         prepared = prepare(_request(job, **kw))
     except SparkJobsError as exc:
-        fail(exc, _exit_code(exc))
+        fail(exc)
         return
     ctx = prepared.context
     _setup_logging(log_format or ctx.settings.observability.log_format, ctx.settings.observability.log_level)
@@ -151,7 +143,7 @@ def run_command(job: str, log_format: str | None, **kw: Any) -> None:
     try:
         result = execute(prepared)
     except SparkJobsError as exc:
-        fail(exc, _exit_code(exc))
+        fail(exc)
         return
     except KeyboardInterrupt:
         click.echo(
@@ -227,7 +219,7 @@ def describe_command(job: str) -> None:
     try:
         click.echo(describe_job(job))
     except SparkJobsError as exc:
-        fail(exc, _exit_code(exc))
+        fail(exc)
 
 
 @cli.group("config")
@@ -246,7 +238,7 @@ def config_show(job: str, fmt: str, **kw: Any) -> None:
     try:
         rows = show_config(_request(job, **kw))
     except SparkJobsError as exc:
-        fail(exc, _exit_code(exc))
+        fail(exc)
         return
     if fmt == "json":
         click.echo(
@@ -268,7 +260,7 @@ def config_schema(job: str) -> None:
         spec = resolve(job)
         model = spec.config_model
     except SparkJobsError as exc:
-        fail(exc, _exit_code(exc))
+        fail(exc)
         return
     if model is None:
         fail(SparkJobsError(f"job {job!r} declares no config model; its parameters are passed as given"), 2)

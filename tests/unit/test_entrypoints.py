@@ -413,6 +413,14 @@ def test_badly_typed_parameter_is_exit_2(jobs: Path) -> None:
     assert code == 2 and "rows" in err
 
 
+def test_an_error_quoting_a_dsn_is_printed_masked(jobs: Path) -> None:
+    argv = ["--job", "acme.jobs.ctx_echo", "--partitions", "postgresql://u:hunter22pw@db/x"]
+    code, _, err = run(container.main, [*argv, "--conf_dir", str(jobs)])
+    assert code == 2
+    assert "--partitions expects an integer, got 'postgresql://u:********@db/x'" in err
+    assert "hunter22pw" not in err
+
+
 def test_unknown_job_is_exit_2(jobs: Path) -> None:
     code, _, err = run(spark_submit.main, ["--job", "no_such_job_anywhere", "--conf_dir", str(jobs)])
     assert code == 2 and "unknown job 'no_such_job_anywhere'" in err

@@ -20,14 +20,11 @@ from typing import NoReturn, TextIO
 from sparkjobs.entrypoints.arguments import ParsedArgs, Platform, json_flag_names_job, parse_args
 from sparkjobs.errors import SparkJobsError, UsageError
 from sparkjobs.executor import PreparedRun, execute, prepare
+from sparkjobs.observability.failures import exit_code_of, failure_text
 from sparkjobs.observability.logging import configure_logging
 from sparkjobs.spark.settings import PLATFORM_PROVIDERS
 
 log = logging.getLogger("sparkjobs.entrypoints")
-
-
-def _exit_code(exc: SparkJobsError) -> int:
-    return exc.exit_code if exc.exit_code in (1, 2) else 1
 
 
 def _framework_location() -> str:
@@ -83,9 +80,9 @@ def run_entrypoint(
     args = list(sys.argv[1:] if argv is None else argv)
 
     def fail(exc: SparkJobsError) -> int:
-        err.write(f"error: {exc}\n")
+        err.write(failure_text(exc) + "\n")
         err.flush()
-        return _exit_code(exc)
+        return exit_code_of(exc)
 
     try:
         parsed = parse_args(args, platform)

@@ -24,8 +24,8 @@ import click
 from sparkjobs.cli_options import workspace_options
 from sparkjobs.context import yesterday_utc
 from sparkjobs.errors import SparkJobsError, UsageError
+from sparkjobs.observability.failures import EXIT_INTERRUPTED, exit_code_of, failure_text
 from sparkjobs.observability.tracing import Tracing
-from sparkjobs.pipeline.errors import PipelineLockedError
 from sparkjobs.pipeline.ledger import RESUMABLE, RunLedger, RunRecord
 from sparkjobs.pipeline.model import MODES, PipelineSpec
 from sparkjobs.pipeline.runner import PipelineRunner, RunOutcome, RunReporter, StopToken
@@ -39,15 +39,9 @@ MAX_BACKFILL_DAYS = 3660
 
 
 # -- shared plumbing ------------------------------------------------------------------------------------
-def _fail(exc: BaseException, code: int) -> None:
-    lines = [f"error: {exc}"]
-    lines += [f"  note: {n}" for n in getattr(exc, "__notes__", ()) if not n.startswith("sparkjobs retry:")]
-    click.echo("\n".join(lines), err=True)
-    sys.exit(code)
-
-
-def _code(exc: SparkJobsError) -> int:
-    return exc.exit_code if exc.exit_code in (1, 2) else 1
+def _fail(exc: BaseException) -> None:
+    click.echo(failure_text(exc), err=True)
+    sys.exit(exit_code_of(exc))
 
 
 def _invocation(
@@ -60,7 +54,7 @@ def _load(inv: Invocation) -> Workspace:
     try:
         return Workspace.load(inv)
     except SparkJobsError as exc:
-        _fail(exc, _code(exc))
+        _fail(exc)
         raise  # unreachable: _fail exits
 
 
@@ -278,7 +272,7 @@ def run_command(
             raise UsageError("--dry-run plans a new run; it cannot be combined with --resume")
         state = ws.state()
     except SparkJobsError as exc:
-        _fail(exc, _code(exc))
+        _fail(exc)
         return
     run_mode: Any = mode
     if dry_run:
@@ -286,7 +280,7 @@ def run_command(
         try:
             plans = {str(d): runner.plan(d, mode=run_mode) for d in (dates or [yesterday_utc()])}
         except SparkJobsError as exc:
-            _fail(exc, _code(exc))
+            _fail(exc)
             return
         click.echo(
             json.dumps({"pipeline": name, "order": spec.order(), "plans": plans}, indent=2, default=str)
@@ -323,17 +317,14 @@ def run_command(
                 outcomes = [
                     runner.run(dates[0] if dates else yesterday_utc(), mode=run_mode, trigger=trigger)
                 ]
-        except PipelineLockedError as exc:
-            _fail(exc, 2)
-            return
         except SparkJobsError as exc:
-            _fail(exc, _code(exc))
+            _fail(exc)
             return
         except KeyboardInterrupt:
             click.echo(
                 "error: aborted; the run is recorded as stopped (resume it with --resume-last)", err=True
             )
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         finally:
             tracing.shutdown()
     _print_outcomes(outcomes)
@@ -342,7 +333,7 @@ def run_command(
         click.echo("error: stopped before the first run started", err=True)
         sys.exit(128 + received.get("signum", signal.SIGTERM))
     if not last.ok:
-        message = str(_failure_of(last))
+        message = failure_text(_failure_of(last))
         if dates and len(dates) > 1 and last.logical_date < dates[-1]:
             rest_from = last.logical_date + timedelta(days=1)
             message += (
@@ -350,7 +341,7 @@ def run_command(
                 f"sparkjobs pipeline run {name} --from {rest_from} --to {dates[-1]}"
                 + "".join(f" {f}" for f in inv.cli_flags())
             )
-        click.echo(f"error: {message}", err=True)
+        click.echo(message, err=True)
         if last.status == "stopped":
             sys.exit(128 + received.get("signum", signal.SIGTERM))
         sys.exit(1)
@@ -402,7 +393,7 @@ def _open(ws: Workspace) -> RunLedger:
     try:
         return ws.open_ledger()
     except SparkJobsError as exc:
-        _fail(exc, _code(exc))
+        _fail(exc)
         raise
 
 
@@ -442,7 +433,7 @@ def status_command(
         runs = ledger.list_runs(name, limit=limit, logical_date=day)
         locks = ledger.locks(name)
     except SparkJobsError as exc:
-        _fail(exc, _code(exc))
+        _fail(exc)
         return
     if fmt == "json":
         click.echo(
@@ -532,7 +523,7 @@ def runs_show(
         run = ledger.get_run(run_id)
         lock = ledger.get_lock(run.pipeline, run.logical_date) if run.status == "running" else None
     except SparkJobsError as exc:
-        _fail(exc, _code(exc))
+        _fail(exc)
         return
     if fmt == "json":
         click.echo(json.dumps(run.to_dict(), indent=2))
@@ -618,7 +609,7 @@ def graph_command(
             run = _open(ws).get_run(run_id)
             statuses = {s.step: s.status for s in run.steps}
     except SparkJobsError as exc:
-        _fail(exc, _code(exc))
+        _fail(exc)
         return
     text = spec.mermaid(statuses=statuses, direction=direction)
     click.echo(f"```mermaid\n{text}```" if fence else text, nl=False)
@@ -652,7 +643,7 @@ def unlock_command(
             )
         removed = ledger.force_unlock(name, day)
     except SparkJobsError as exc:
-        _fail(exc, _code(exc))
+        _fail(exc)
         return
     if removed is not None:
         click.echo(
@@ -707,7 +698,7 @@ def schedule_command(
         state = ws.state()
         ledger = ws.open_ledger()
     except SparkJobsError as exc:
-        _fail(exc, _code(exc))
+        _fail(exc)
         return
     stop = StopToken()
     with _signals(stop):
@@ -726,9 +717,9 @@ def schedule_command(
             report = Scheduler(spec, trigger, ledger, stop=stop, max_fires=max_fires).serve()
         except KeyboardInterrupt:
             click.echo("error: scheduler aborted; the interrupted run is recorded as stopped", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         except SparkJobsError as exc:
-            _fail(exc, _code(exc))
+            _fail(exc)
             return
         finally:
             tracing.shutdown()
