@@ -223,10 +223,6 @@ def _rerun_hint(prepared: PreparedRun) -> str:
     )
 
 
-def run_job(request: RunRequest, environ: Mapping[str, str] | None = None) -> Any:
-    return execute(prepare(request, environ))
-
-
 def show_config(request: RunRequest, environ: Mapping[str, str] | None = None) -> list[tuple[str, Any, str]]:
     """``(key, value, source)`` for every leaf of the job's merged config and the framework sections."""
     prepared = prepare(request, environ)

@@ -18,8 +18,8 @@ import pytest
 
 from sparkjobs.entrypoints import container, databricks, glue, spark_submit
 from sparkjobs.entrypoints.arguments import Platform, json_flag_names_job, parse_args, tokenize
+from sparkjobs.entrypoints.launcher import run_entrypoint, script_main
 from sparkjobs.entrypoints.pyfiles import build_pyfiles
-from sparkjobs.entrypoints.runner import run_entrypoint, script_main
 from sparkjobs.errors import ConfigError, UsageError
 
 from .conftest import PORTED_JOB
@@ -537,7 +537,10 @@ def test_entry_point_file_runs_as_a_script_without_shadowing(jobs: Path, tmp_pat
         "    return {'shadow': shadow, 'provider': ctx.service_provider, 'kwargs': kwargs}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPARKJOBS")}
-    env["PYTHONPATH"] = str(tmp_path / "site")
+    # the probe job, then whatever the caller put first (a worktree's src/ over the installed package)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(tmp_path / "site"), os.environ.get("PYTHONPATH")) if p
+    )
     script = ROOT / "src" / "sparkjobs" / "entrypoints" / "glue.py"
     proc = subprocess.run(
         [
