@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,10 +17,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from sparkjobs.config.coerce import type_raw_values
-from sparkjobs.config.layers import LayeredConfig, load_layers
+from sparkjobs.config.layers import LayeredConfig
 from sparkjobs.config.secrets import mask
 from sparkjobs.config.tree import Path_, iter_leaves, join_key, nest, split_key
 from sparkjobs.config.validate import validate_model
+from sparkjobs.config.workspace import DEFAULT_CONF_DIR as DEFAULT_CONF_DIR  # serve.py until it is wired
+from sparkjobs.config.workspace import DEFAULT_ENV as DEFAULT_ENV  # serve.py until it is wired
+from sparkjobs.config.workspace import ConfigWorkspace
 from sparkjobs.context import JobContext, new_run_id, parse_event_date
 from sparkjobs.errors import ConfigError, JobContractError, JobFailedError, SparkJobsError, UsageError
 from sparkjobs.observability.tracing import Tracing
@@ -30,10 +31,7 @@ from sparkjobs.registry import JobSpec, resolve
 from sparkjobs.settings import Settings
 from sparkjobs.spark.session import SessionProvider
 
-DEFAULT_ENV = "dev"
-DEFAULT_CONF_DIR = Path("conf")
 OWN_MODEL_SECTIONS = frozenset({"jobs", "pipelines", "services"})
-_ENV_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass
@@ -129,39 +127,22 @@ def resolve_settings(layered: LayeredConfig, request: RunRequest) -> Settings:
     return settings
 
 
-def env_name(request: RunRequest, environ: Mapping[str, str]) -> str:
-    """``--env``, else ``SPARKJOBS_ENV``, else ``dev``; a plain name, since it names ``conf/<env>/``."""
-    env = request.env if request.env is not None else environ.get("SPARKJOBS_ENV", DEFAULT_ENV)
-    if not _ENV_NAME_RE.fullmatch(env):
-        raise UsageError(
-            f"bad environment name {env!r}: expected a plain name such as dev, staging or prod "
-            "(letters, digits, '-', '_', '.'; no path separators)"
-        )
-    return env
-
-
 def load_config(
     request: RunRequest, environ: Mapping[str, str] | None = None
 ) -> tuple[JobSpec, LayeredConfig]:
     """Resolve the job and build every config layer, the command line's included."""
-    env_map = dict(os.environ if environ is None else environ)
+    spec, _workspace, layered = _load(request, environ)
+    return spec, layered
+
+
+def _load(
+    request: RunRequest, environ: Mapping[str, str] | None
+) -> tuple[JobSpec, ConfigWorkspace, LayeredConfig]:
     spec = resolve(request.job)
-    env = env_name(request, env_map)
-    explicit_dir = request.conf_dir or env_map.get("SPARKJOBS_CONF_DIR")
-    conf_dir = Path(explicit_dir) if explicit_dir else DEFAULT_CONF_DIR
-    if explicit_dir and not conf_dir.is_dir():  # only the default ./conf may be absent (model defaults)
-        raise ConfigError(
-            "configuration directory not found" if not conf_dir.exists() else "not a directory",
-            file=str(conf_dir),
-            expected="a directory holding base/, <env>/ and local/ (--conf-dir or SPARKJOBS_CONF_DIR)",
-        )
-    layered = load_layers(
-        conf_dir,
-        env,
-        environ=env_map,
-        config_files=request.config_files,
-        require_env_dir=env != DEFAULT_ENV,
+    workspace = ConfigWorkspace.resolve(
+        env=request.env, conf_dir=request.conf_dir, config_files=request.config_files, environ=environ
     )
+    layered = workspace.layers()
     prefix: Path_ = ("jobs", spec.config_name)
     if request.json_config is not None:
         layered.apply(nest(prefix, _parse_json(request.json_config)), "--json")
@@ -170,13 +151,12 @@ def load_config(
     for text in request.params:
         path, value = _parse_param(text)
         layered.apply(nest(prefix + path, value), "--param", raw=True)
-    return spec, layered
+    return spec, workspace, layered
 
 
 def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> PreparedRun:
     """Everything up to (not including) running the job; raises usage/config errors only."""
-    spec, layered = load_config(request, environ)
-    env = env_name(request, os.environ if environ is None else environ)
+    spec, workspace, layered = _load(request, environ)
     settings = resolve_settings(layered, request)
     job_tree, job_sources, job_raw = layered.section(("jobs", spec.config_name))
     factory = spec.factory
@@ -191,7 +171,7 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
     context = JobContext(
         job_name=spec.config_name,
         run_id=request.run_id or new_run_id(),
-        env=env,
+        env=workspace.env,
         service_provider=request.service_provider,
         has_spark=request.has_spark,
         event_date=parse_event_date(request.event_date),
@@ -241,10 +221,6 @@ def _rerun_hint(prepared: PreparedRun) -> str:
         f"fix the cause, then rerun the same logical date: sparkjobs run {prepared.spec.name} "
         f"--env {ctx.env} --event-date {ctx.event_date.isoformat()} (reruns replace that date's output)"
     )
-
-
-def run_job(request: RunRequest, environ: Mapping[str, str] | None = None) -> Any:
-    return execute(prepare(request, environ))
 
 
 def show_config(request: RunRequest, environ: Mapping[str, str] | None = None) -> list[tuple[str, Any, str]]:

@@ -49,7 +49,10 @@ class Project:
             self.state["pg_schema"] = pg_schema
         self.env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT / "tests" / "e2e"),
+            # the jobs, then whatever the caller put first (a worktree's src/ over the installed package)
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(ROOT / "tests" / "e2e"), os.environ.get("PYTHONPATH", "")) if p
+            ),
             "SPARK_LOCAL_IP": "127.0.0.1",
             "PYSPARK_PYTHON": sys.executable,
         }

@@ -18,8 +18,8 @@ import pytest
 
 from sparkjobs.entrypoints import container, databricks, glue, spark_submit
 from sparkjobs.entrypoints.arguments import Platform, json_flag_names_job, parse_args, tokenize
+from sparkjobs.entrypoints.launcher import run_entrypoint, script_main
 from sparkjobs.entrypoints.pyfiles import build_pyfiles
-from sparkjobs.entrypoints.runner import run_entrypoint, script_main
 from sparkjobs.errors import ConfigError, UsageError
 
 from .conftest import PORTED_JOB
@@ -413,6 +413,14 @@ def test_badly_typed_parameter_is_exit_2(jobs: Path) -> None:
     assert code == 2 and "rows" in err
 
 
+def test_an_error_quoting_a_dsn_is_printed_masked(jobs: Path) -> None:
+    argv = ["--job", "acme.jobs.ctx_echo", "--partitions", "postgresql://u:hunter22pw@db/x"]
+    code, _, err = run(container.main, [*argv, "--conf_dir", str(jobs)])
+    assert code == 2
+    assert "--partitions expects an integer, got 'postgresql://u:********@db/x'" in err
+    assert "hunter22pw" not in err
+
+
 def test_unknown_job_is_exit_2(jobs: Path) -> None:
     code, _, err = run(spark_submit.main, ["--job", "no_such_job_anywhere", "--conf_dir", str(jobs)])
     assert code == 2 and "unknown job 'no_such_job_anywhere'" in err
@@ -529,7 +537,10 @@ def test_entry_point_file_runs_as_a_script_without_shadowing(jobs: Path, tmp_pat
         "    return {'shadow': shadow, 'provider': ctx.service_provider, 'kwargs': kwargs}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPARKJOBS")}
-    env["PYTHONPATH"] = str(tmp_path / "site")
+    # the probe job, then whatever the caller put first (a worktree's src/ over the installed package)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(tmp_path / "site"), os.environ.get("PYTHONPATH")) if p
+    )
     script = ROOT / "src" / "sparkjobs" / "entrypoints" / "glue.py"
     proc = subprocess.run(
         [

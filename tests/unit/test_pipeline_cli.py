@@ -229,3 +229,35 @@ def test_schedule_max_fires_runs_the_pipeline(conf: Path) -> None:
         "stopped_by": None,
     }
     assert [r.trigger for r in ledger_of(conf).list_runs("fast")] == ["schedule", "schedule"]
+
+
+@pytest.mark.parametrize("command", [["pipeline", "run", "demo"], ["pipeline", "list"], ["schedule", "demo"]])
+def test_an_env_that_is_a_path_is_refused_like_sparkjobs_run(conf: Path, command: list[str]) -> None:
+    code, _, err = invoke(*command, "--conf-dir", str(conf), "--env", "../x")
+    assert code == 2
+    assert "bad environment name '../x'" in err and "no path separators" in err
+
+
+def test_an_explicit_conf_dir_that_is_missing_is_an_error(tmp_path: Path) -> None:
+    code, _, err = invoke("pipeline", "list", "--conf-dir", str(tmp_path / "nope"))
+    assert code == 2
+    assert "configuration directory not found" in err
+
+
+def test_a_pipeline_error_quoting_a_dsn_is_printed_masked(conf: Path) -> None:
+    code, _, err = invoke(
+        "pipeline", "run", "demo", "--conf-dir", str(conf), "--date", "postgresql://u:hunter22pw@db/x"
+    )
+    assert code == 2
+    assert "bad --date 'postgresql://u:********@db/x'" in err
+    assert "hunter22pw" not in err
+
+
+def test_a_pipeline_error_quoting_a_secret_variable_is_printed_masked(
+    conf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WAREHOUSE_PASSWORD", "s3cr3t-value")
+    code, _, err = invoke("pipeline", "run", "s3cr3t-value", "--conf-dir", str(conf))
+    assert code == 2
+    assert "unknown pipeline '********'" in err
+    assert "s3cr3t-value" not in err

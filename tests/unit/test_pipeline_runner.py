@@ -19,9 +19,12 @@ import pytest
 
 from sparkjobs.errors import JobNotFoundError, UsageError
 from sparkjobs.pipeline.errors import LedgerError, PipelineFailedError, PipelineLockedError
+from sparkjobs.pipeline.heartbeat import LockKeeper
 from sparkjobs.pipeline.ledger import Holder, SQLiteLedger
 from sparkjobs.pipeline.model import PipelineSpec, StateSettings
-from sparkjobs.pipeline.runner import LockKeeper, PipelineRunner, RunOutcome, StopToken
+from sparkjobs.pipeline.outcomes import RunOutcome
+from sparkjobs.pipeline.runner import PipelineRunner
+from sparkjobs.pipeline.stop import StopToken
 from sparkjobs.pipeline.workspace import Invocation
 from sparkjobs.resilience import RetryPolicy
 from sparkjobs.settings import Settings
@@ -578,7 +581,7 @@ def test_a_ledger_write_that_keeps_failing_fails_the_run_without_rerunning_the_j
 
 
 def test_the_default_session_factory() -> None:
-    from sparkjobs.pipeline.runner import default_session_factory
+    from sparkjobs.pipeline.planning import default_session_factory
 
     settings = Settings.model_validate({"spark": {"conf": {"spark.sql.files.openCostInBytes": "65536"}}})
     provider = default_session_factory(settings, "daily", True, "yarn")

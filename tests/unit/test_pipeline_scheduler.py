@@ -12,8 +12,9 @@ from sparkjobs.errors import UsageError
 from sparkjobs.pipeline.errors import PipelineLockedError
 from sparkjobs.pipeline.ledger import RunRecord, SQLiteLedger
 from sparkjobs.pipeline.model import PipelineSpec
-from sparkjobs.pipeline.runner import RunOutcome, StopToken
+from sparkjobs.pipeline.outcomes import RunOutcome
 from sparkjobs.pipeline.scheduler import Scheduler, crontab_entry, scheduled_logical_date
+from sparkjobs.pipeline.stop import StopToken
 
 
 class FakeClock:

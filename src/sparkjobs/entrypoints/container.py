@@ -9,10 +9,8 @@ Spark runs in local mode (``local[*]`` unless ``spark.master`` is configured); s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sparkjobs.entrypoints.arguments import Platform
-from sparkjobs.entrypoints.runner import run_entrypoint, script_main
+from sparkjobs.entrypoints.launcher import EntryPoint
 
 PLATFORM = Platform(
     name="container",
@@ -22,17 +20,9 @@ PLATFORM = Platform(
 )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one job; returns the exit code (0 success, 1 job failed, 2 usage/config error)."""
-    return run_entrypoint(argv, PLATFORM)
-
-
-def run(argv: Sequence[str] | None = None) -> None:
-    """Console script ``sparkjobs-container``: exits non-zero only on failure."""
-    code = main(argv)
-    if code:
-        raise SystemExit(code)
-
+ENTRY_POINT = EntryPoint(PLATFORM)
+main = ENTRY_POINT.main
+run = ENTRY_POINT.run
 
 if __name__ == "__main__":
-    script_main(main, __file__)
+    ENTRY_POINT.script(__file__)

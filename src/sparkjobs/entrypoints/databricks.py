@@ -17,11 +17,10 @@ sets a master there), which the entry point never stops; service_provider is ``d
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
 try:
     from sparkjobs.entrypoints.arguments import Platform
-    from sparkjobs.entrypoints.runner import run_entrypoint, script_main
+    from sparkjobs.entrypoints.launcher import EntryPoint
 except ImportError as exc:  # run as a file on a cluster without the package
     if __name__ != "__main__":
         raise
@@ -36,18 +35,9 @@ PLATFORM = Platform(
 )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one job; returns the exit code (0 success, 1 job failed, 2 usage/config error)."""
-    return run_entrypoint(argv, PLATFORM)
-
-
-def run(argv: Sequence[str] | None = None) -> None:
-    """The ``python_wheel_task`` entry point. Databricks ignores a return value, so a failure raises
-    ``SystemExit`` with the exit code, and success returns normally (never ``sys.exit(0)``)."""
-    code = main(argv)
-    if code:
-        raise SystemExit(code)
-
+ENTRY_POINT = EntryPoint(PLATFORM)
+main = ENTRY_POINT.main
+run = ENTRY_POINT.run
 
 if __name__ == "__main__":
-    script_main(main, __file__)
+    ENTRY_POINT.script(__file__)

@@ -19,11 +19,10 @@ The job runs in Glue's SparkSession (reused, never given a master); service_prov
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
 try:
     from sparkjobs.entrypoints.arguments import Platform
-    from sparkjobs.entrypoints.runner import run_entrypoint, script_main
+    from sparkjobs.entrypoints.launcher import EntryPoint
 except ImportError as exc:  # run as a Glue script without the package
     if __name__ != "__main__":
         raise
@@ -88,17 +87,9 @@ PLATFORM = Platform(
 )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one job; returns the exit code (0 success, 1 job failed, 2 usage/config error)."""
-    return run_entrypoint(argv, PLATFORM)
-
-
-def run(argv: Sequence[str] | None = None) -> None:
-    """Console script ``sparkjobs-glue``: exits non-zero only on failure."""
-    code = main(argv)
-    if code:
-        raise SystemExit(code)
-
+ENTRY_POINT = EntryPoint(PLATFORM)
+main = ENTRY_POINT.main
+run = ENTRY_POINT.run
 
 if __name__ == "__main__":
-    script_main(main, __file__)
+    ENTRY_POINT.script(__file__)

@@ -16,11 +16,10 @@ The package comes from the cluster's Python (pip-installed) or from ``--py-files
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
 try:
     from sparkjobs.entrypoints.arguments import Platform
-    from sparkjobs.entrypoints.runner import run_entrypoint, script_main
+    from sparkjobs.entrypoints.launcher import EntryPoint
 except ImportError as exc:  # run as a file on a cluster whose Python lacks the package
     if __name__ != "__main__":
         raise
@@ -38,17 +37,8 @@ PLATFORM = Platform(
 )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one job; returns the exit code (0 success, 1 job failed, 2 usage/config error)."""
-    return run_entrypoint(argv, PLATFORM)
-
-
-def run(argv: Sequence[str] | None = None) -> None:
-    """Console script ``sparkjobs-spark-submit``: exits non-zero only on failure."""
-    code = main(argv)
-    if code:
-        raise SystemExit(code)
-
+ENTRY_POINT = EntryPoint(PLATFORM)
+main = ENTRY_POINT.main
 
 if __name__ == "__main__":
-    script_main(main, __file__)
+    ENTRY_POINT.script(__file__)

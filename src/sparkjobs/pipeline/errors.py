@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sparkjobs.errors import SparkJobsError, TerminalError, UsageError
+from sparkjobs.errors import JobFailedError, SparkJobsError, TerminalError, UsageError
+from sparkjobs.resilience import explain
 
 
 class PipelineNotFoundError(UsageError):
@@ -125,3 +126,17 @@ class PipelineFailedError(SparkJobsError):
     @property
     def transient(self) -> bool:  # type: ignore[override]
         return self._cause_transient
+
+
+class StepFailedError(SparkJobsError):
+    """One attempt of a step failed; transient by the classification of the job's own error."""
+
+    def __init__(self, step: str, error: BaseException) -> None:
+        self.step = step
+        self.error = error
+        root = error.cause if isinstance(error, JobFailedError) else error
+        self.root = root
+        verdict = explain(root)
+        self.transient = verdict.transient
+        self.kind = verdict.kind
+        super().__init__(f"{type(root).__name__}: {root}")

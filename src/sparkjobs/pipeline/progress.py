@@ -10,7 +10,7 @@ from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TaskID,
 from rich.text import Text
 
 from sparkjobs.pipeline.ledger import RunRecord
-from sparkjobs.pipeline.runner import RunOutcome, StepOutcome
+from sparkjobs.pipeline.outcomes import RunOutcome, StepOutcome
 from sparkjobs.resilience import RetryEvent
 
 _STATUS_STYLE = {
@@ -32,7 +32,7 @@ class RunningClock(ProgressColumn):
 
 
 class RichProgress:
-    """A :class:`~sparkjobs.pipeline.runner.RunReporter` drawing a rich progress display.
+    """A :class:`~sparkjobs.pipeline.reporters.RunReporter` drawing a rich progress display.
 
     Use as a context manager around the runs; while it is open, ``sys.stderr`` writes (log lines)
     are printed above the display.

@@ -25,7 +25,8 @@ from sparkjobs.errors import SparkJobsError, UsageError
 from sparkjobs.pipeline.errors import PipelineLockedError
 from sparkjobs.pipeline.ledger import RunLedger, utc_now
 from sparkjobs.pipeline.model import PipelineSpec, ScheduleSpec
-from sparkjobs.pipeline.runner import RunOutcome, StopToken
+from sparkjobs.pipeline.outcomes import RunOutcome
+from sparkjobs.pipeline.stop import StopToken
 
 #: trigger(logical_date, kind) runs the pipeline once; kind is "schedule" or "catch_up"
 Trigger = Callable[[date, str], RunOutcome]

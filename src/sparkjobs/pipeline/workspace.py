@@ -1,7 +1,8 @@
 """The merged configuration a pipeline command works in: pipelines, the state store, framework settings.
 
-Layers and precedence are the same as for ``sparkjobs run`` (conf/base → conf/<env> → conf/local →
-``SPARKJOBS__*`` environment variables → ``--config`` files); every step of a pipeline is then
+The environment, conf dir and layers are resolved by :class:`sparkjobs.config.workspace.ConfigWorkspace`,
+the same rules as for ``sparkjobs run`` (conf/base → conf/<env> → conf/local → ``SPARKJOBS__*``
+environment variables → ``--config`` files); every step of a pipeline is then
 prepared by :func:`sparkjobs.executor.prepare` with the same environment and files.
 """
 
@@ -12,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sparkjobs.config.layers import LayeredConfig, load_layers
+from sparkjobs.config.layers import LayeredConfig
+from sparkjobs.config.workspace import ConfigWorkspace, resolve_env
 from sparkjobs.errors import ConfigError
-from sparkjobs.executor import DEFAULT_CONF_DIR, DEFAULT_ENV, RunRequest, resolve_settings
+from sparkjobs.executor import RunRequest, resolve_settings
 from sparkjobs.pipeline.ledger import RunLedger, open_ledger
 from sparkjobs.pipeline.model import (
     PipelineSpec,
@@ -37,12 +39,13 @@ class Invocation:
     environ: Mapping[str, str] | None = field(default=None, repr=False)
 
     def resolved_env(self) -> str:
-        environ = os.environ if self.environ is None else self.environ
-        return self.env or environ.get("SPARKJOBS_ENV") or DEFAULT_ENV
+        return resolve_env(self.env, os.environ if self.environ is None else self.environ)
 
-    def resolved_conf_dir(self) -> Path:
-        environ = os.environ if self.environ is None else self.environ
-        return self.conf_dir or Path(environ.get("SPARKJOBS_CONF_DIR", DEFAULT_CONF_DIR))
+    def config_workspace(self) -> ConfigWorkspace:
+        """The environment and conf dir by the rules every command shares (bad names are refused)."""
+        return ConfigWorkspace.resolve(
+            env=self.env, conf_dir=self.conf_dir, config_files=self.config_files, environ=self.environ
+        )
 
     def cli_flags(self) -> list[str]:
         """The flags that reproduce this invocation (for resume commands)."""
@@ -66,15 +69,7 @@ class Workspace:
 
     @classmethod
     def load(cls, invocation: Invocation) -> Workspace:
-        environ = dict(os.environ if invocation.environ is None else invocation.environ)
-        env = invocation.resolved_env()
-        layered = load_layers(
-            invocation.resolved_conf_dir(),
-            env,
-            environ=environ,
-            config_files=invocation.config_files,
-            require_env_dir=invocation.env is not None and invocation.env != DEFAULT_ENV,
-        )
+        layered = invocation.config_workspace().layers()
         settings = resolve_settings(layered, RunRequest(job="(pipeline)"))
         return cls(invocation, layered, settings)
 

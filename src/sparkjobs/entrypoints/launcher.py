@@ -1,9 +1,14 @@
-"""What every platform entry point does after parsing: the same path as ``sparkjobs run``.
+"""Launching a job from a platform's argv, the same path as ``sparkjobs run``: one copy for every platform.
 
 ``RunRequest`` → :func:`sparkjobs.executor.prepare` → :func:`sparkjobs.executor.execute`, with the
 CLI's exit codes: 0 success, 1 the job failed, 2 usage or configuration error. On success one
 JSON line goes to stdout (job, run_id, service_provider, status, duration_s, result); errors go to
-stderr as ``error: ...``.
+stderr as ``error: ...``, redacted (:mod:`sparkjobs.observability.failures`).
+
+Each platform module holds only its :class:`~sparkjobs.entrypoints.arguments.Platform` and binds
+an :class:`EntryPoint`: ``main`` (returns the exit code), ``run`` (the console script: raises
+``SystemExit`` only on failure, as Databricks' ``python_wheel_task`` needs) and ``script`` (the
+module run as a file by spark-submit, Glue or ``spark_python_task``).
 """
 
 from __future__ import annotations
@@ -20,14 +25,11 @@ from typing import NoReturn, TextIO
 from sparkjobs.entrypoints.arguments import ParsedArgs, Platform, json_flag_names_job, parse_args
 from sparkjobs.errors import SparkJobsError, UsageError
 from sparkjobs.executor import PreparedRun, execute, prepare
+from sparkjobs.observability.failures import exit_code_of, failure_text
 from sparkjobs.observability.logging import configure_logging
 from sparkjobs.spark.settings import PLATFORM_PROVIDERS
 
 log = logging.getLogger("sparkjobs.entrypoints")
-
-
-def _exit_code(exc: SparkJobsError) -> int:
-    return exc.exit_code if exc.exit_code in (1, 2) else 1
 
 
 def _framework_location() -> str:
@@ -83,9 +85,9 @@ def run_entrypoint(
     args = list(sys.argv[1:] if argv is None else argv)
 
     def fail(exc: SparkJobsError) -> int:
-        err.write(f"error: {exc}\n")
+        err.write(failure_text(exc) + "\n")
         err.flush()
-        return _exit_code(exc)
+        return exit_code_of(exc)
 
     try:
         parsed = parse_args(args, platform)
@@ -159,3 +161,26 @@ def script_main(main: Callable[[Sequence[str] | None], int], script: str) -> NoR
     folder = os.path.dirname(os.path.abspath(script))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != folder]
     raise SystemExit(main(None))
+
+
+class EntryPoint:
+    """The ``main``/``run``/``script`` trio of one platform's entry point module."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        """Run one job; returns the exit code (0 success, 1 job failed, 2 usage/config error)."""
+        return run_entrypoint(argv, self.platform)
+
+    def run(self, argv: Sequence[str] | None = None) -> None:
+        """Console script / ``python_wheel_task`` entry point. Databricks ignores a return value, so a
+        failure raises ``SystemExit`` with the exit code, and success returns normally (never
+        ``sys.exit(0)``)."""
+        code = self.main(argv)
+        if code:
+            raise SystemExit(code)
+
+    def script(self, file: str) -> NoReturn:
+        """The module executed as a file (``if __name__ == "__main__"``)."""
+        script_main(self.main, file)
