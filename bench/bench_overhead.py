@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from sparkjobs import AbstractJob, AbstractJobFactory, JobContext
+from sparkjobs.observability.settings import ObservabilitySettings
 from sparkjobs.observability.tracing import Tracing
-from sparkjobs.settings import ObservabilitySettings, Settings
+from sparkjobs.settings import Settings
 
 
 def per_call_ns(fn: Callable[[], Any], n: int, repeat: int) -> float:

@@ -20,7 +20,8 @@ from sparkjobs.errors import (
 from sparkjobs.factory import AbstractJobFactory, make_main
 from sparkjobs.job import AbstractJob
 from sparkjobs.metadata import JobMetadata
-from sparkjobs.settings import ObservabilitySettings, Settings
+from sparkjobs.observability.settings import ObservabilitySettings
+from sparkjobs.settings import Settings
 from sparkjobs.spark.settings import SparkSettings
 
 #: the one version source (pyproject reads it: ``[tool.setuptools.dynamic]``)

@@ -24,8 +24,9 @@ from sparkjobs import AbstractJob, AbstractJobFactory, JobContext
 from sparkjobs.executor import RunRequest, execute, prepare
 from sparkjobs.observability.logging import ConsoleFormatter, configure_logging, log_redactors
 from sparkjobs.observability.redact import Redactor, secrets_in, secrets_in_environ
+from sparkjobs.observability.settings import ObservabilitySettings
 from sparkjobs.observability.tracing import Tracing
-from sparkjobs.settings import ObservabilitySettings, Settings
+from sparkjobs.settings import Settings
 
 SECRET_PW = "s3cr3t-pw-4711"
 SECRET_TOKEN = "tok-env-8d2f19"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from sparkjobs.observability.settings import ObservabilitySettings
 from sparkjobs.pipeline.model import ScheduleSpec
-from sparkjobs.settings import ObservabilitySettings
 from sparkjobs.spark.settings import SparkSettings
 
 

@@ -47,7 +47,7 @@ from sparkjobs.observability.tracing import Tracing
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
-    from sparkjobs.settings import ObservabilitySettings
+    from sparkjobs.observability.settings import ObservabilitySettings
 
 Logger = logging.Logger | logging.LoggerAdapter
 Status = Literal["running", "succeeded", "failed"]
