@@ -34,7 +34,8 @@ from typing import Any
 import yaml
 from _report import DOC, machine, write_section
 
-from recommendations.sample_data import SyntheticSpec, write_sample
+from recommendations.sample_data import write_sample
+from recommendations.synthetic import SyntheticSpec
 from sparkjobs.executor import RunRequest, execute, prepare
 from sparkjobs.observability.export import safe_name
 from sparkjobs.spark.session import SessionProvider

@@ -12,16 +12,15 @@ import pytest
 from click.testing import CliRunner
 
 from recommendations.sample_data import (
-    SyntheticSpec,
     add_resends,
     cli,
     ensure_sample,
     malformed_lines,
     movielens,
-    synthetic,
     with_deliveries,
     write_sample,
 )
+from recommendations.synthetic import SyntheticSpec, synthetic
 from sparkjobs.errors import UsageError
 
 SMALL = SyntheticSpec(events=5_000, users=200, items=300, days=5, end_date=date(2020, 3, 10), seed=7)
