@@ -14,8 +14,9 @@ explains why monthly is the default.
 
 from __future__ import annotations
 
+import json
 from datetime import date
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from sparkjobs.io import FieldSpec, RecordSchema
 
@@ -106,3 +107,59 @@ def period_range(start: date | None, end: date) -> Column:
     if start is not None:
         condition = condition & (F.col(PERIOD_COLUMN) >= F.lit(f"{start.year:04d}"))
     return condition
+
+
+# -- gold publication ---------------------------------------------------------------------------------
+#: ``<gold_root>/_published/snapshot_date=D.json`` exists once every gold table of D is written
+PUBLISHED_DIR = "_published"
+
+
+def publication_marker(gold_root: str, day: date) -> str:
+    """Where the marker of ``day``'s gold snapshot lives."""
+    return f"{gold_root.rstrip('/')}/{PUBLISHED_DIR}/{SNAPSHOT_COLUMN}={day.isoformat()}.json"
+
+
+class PublicationFileSystem(Protocol):
+    def exists(self, path: str) -> bool: ...
+
+    def delete(self, path: str) -> bool: ...
+
+    def make_dirs(self, path: str) -> None: ...
+
+    def write_text(self, path: str, text: str) -> None: ...
+
+    def rename(self, source: str, target: str) -> None: ...
+
+
+class GoldPublication:
+    """Publish a date's gold snapshot atomically: its tables are written one after another, so a
+    reader follows one marker per date instead of the tables themselves.
+
+    ``build_recommendations`` removes the date's marker before it rewrites any table and writes it
+    (run id, rows per table) after the last one, by a rename, so the marker is complete or absent.
+    ``load_recommendations`` loads only a published date and checks, before and after streaming each
+    table, that the marker is still the one it started from, so a build that starts in the middle of
+    a load makes the load fail and roll back instead of serving a mix of two builds.
+    """
+
+    def __init__(self, fs: PublicationFileSystem, gold_root: str) -> None:
+        self.fs = fs
+        self.gold_root = gold_root.rstrip("/")
+        self.root = f"{self.gold_root}/{PUBLISHED_DIR}"
+
+    def marker(self, day: date) -> str:
+        return publication_marker(self.gold_root, day)
+
+    def unpublish(self, day: date) -> None:
+        """Before the first table of ``day`` is rewritten: readers must not load it from now on."""
+        self.fs.make_dirs(self.root)  # its presence says: this gold root is published by markers
+        self.fs.delete(self.marker(day))
+
+    def publish(self, day: date, *, run_id: str, rows: dict[str, int]) -> None:
+        """After the last table of ``day`` is written."""
+        text = json.dumps({"snapshot_date": day.isoformat(), "run_id": run_id, "rows": rows}, sort_keys=True)
+        marker = self.marker(day)
+        self.fs.delete(marker + ".tmp")
+        self.fs.write_text(marker + ".tmp", text)
+        self.fs.delete(marker)
+        self.fs.rename(marker + ".tmp", marker)

@@ -322,6 +322,10 @@ def test_build_writes_silver_and_the_gold_snapshot_idempotently(spark: Any, lake
     assert result["catalog_items"] == 4 and result["catalog_rejected"] == 1
     assert result["interactions_unknown_item"] == 1
     assert result["rows"] == {"items": 4, "similar_items": 7, "popular_items": 4, "recommendations": 9}
+    marker = json.loads(
+        (Path(lake.path("gold")) / "_published" / "snapshot_date=2024-03-03.json").read_text()
+    )
+    assert marker["rows"] == result["rows"] and marker["snapshot_date"] == "2024-03-03" and marker["run_id"]
     silver = spark.read.parquet(f"{lake.path('silver')}/interactions/snapshot_date=2024-03-03")
     assert sorted((r.user_id, r.item_id, r.rating) for r in silver.collect() if r.user_id == 2) == [
         (2, A, 4.0),

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from recommendations.lake import BRONZE_DDL, CATALOG_SCHEMA, GOLD_TABLES, SNAPSHOT_COLUMN
+from recommendations.lake import BRONZE_DDL, CATALOG_SCHEMA, GOLD_TABLES, SNAPSHOT_COLUMN, GoldPublication
 from recommendations.model import ITEM_KNN, POPULAR, ModelParams, fit_and_recommend
 from recommendations.silver import bronze_as_of, clean_catalog, latest_interactions
 from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
@@ -122,6 +122,7 @@ class BuildRecommendationsJob(AbstractJob):
         catalog_quarantine: ParquetWriter,
         silver: ParquetWriter,
         gold: dict[str, ParquetWriter],
+        publication: GoldPublication,
     ) -> None:
         self.config = config
         self.context = context
@@ -130,6 +131,7 @@ class BuildRecommendationsJob(AbstractJob):
         self.catalog_quarantine = catalog_quarantine
         self.silver = silver
         self.gold = gold
+        self.publication = publication
         #: frames persisted during a run, released when it ends
         self._cached: list[DataFrame] = []
 
@@ -316,7 +318,7 @@ class BuildRecommendationsJob(AbstractJob):
         ctx = self.context
         day, snapshot = ctx.event_date, self._snapshot()
         with ctx.phase("load"):
-            # catalog first and recommendations last: a reader that sees recommendations sees the rest
+            self.publication.unpublish(day)  # from here until publish(), loaders refuse this date
             for name in ("items", "popular_items", "similar_items", "recommendations"):
                 self.gold[name].overwrite_partitions(
                     tables[name].withColumn(SNAPSHOT_COLUMN, F.lit(day)),
@@ -325,6 +327,7 @@ class BuildRecommendationsJob(AbstractJob):
                     on_empty="write_empty",
                 )
                 ctx.metrics.rows_written(rows[name], stage=f"gold.{name}")
+            self.publication.publish(day, run_id=ctx.run_id, rows=rows)
 
     def on_success(self, result: Any) -> None:
         self.context.logger.info(
@@ -385,6 +388,7 @@ class BuildRecommendationsFactory(AbstractJobFactory[BuildRecommendationsConfig]
                 name: ParquetWriter(spark, f"{gold_root}/{name}", [SNAPSHOT_COLUMN], sort_within=sort, fs=fs)
                 for name, sort in gold_sort.items()
             },
+            publication=GoldPublication(fs, gold_root),
         )
 
 

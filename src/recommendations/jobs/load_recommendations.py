@@ -7,6 +7,11 @@ one transaction swaps them in and records the snapshot date, row counts, load ti
 ``snapshot_meta``. A failed load leaves the previous snapshot served; transient failures (a dropped
 connection, a lock timeout) are retried by the configured policy, re-reading the Parquet input.
 
+Only a *published* date is loaded when the builder publishes by markers (see
+:class:`recommendations.lake.GoldPublication`): the marker is checked before and after each table is
+streamed, so a rebuild that starts during a load fails the load (nothing swapped in) rather than
+serving a mix of two builds. Hand-made gold roots without ``_published/`` load as before.
+
 Rerunning a date replaces the served tables with identical content. An older snapshot than the one
 served (a backfill of a past date) is skipped by default, so a backfill never rolls serving back.
 """
@@ -14,11 +19,13 @@ served (a backfill of a past date) is skipped by default, so a backfill never ro
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from recommendations.lake import PUBLISHED_DIR, publication_marker
 from recommendations.store import DEFAULT_URL, TABLE_NAMES, TABLES, RecommendationStore
 from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
 from sparkjobs.resilience import RetryPolicy, is_retryable
@@ -69,6 +76,8 @@ class GoldSnapshotReader:
     def __init__(self, gold_path: str, batch_rows: int = 65_536) -> None:
         self.gold_path = gold_path.rstrip("/")
         self.batch_rows = batch_rows
+        #: the publication marker each date was found with (see recommendations.lake.GoldPublication)
+        self._expected: dict[date, str | None] = {}
 
     def path(self, table: str, snapshot_date: date) -> str:
         return f"{self.gold_path}/{table}/snapshot_date={snapshot_date.isoformat()}"
@@ -92,16 +101,52 @@ class GoldSnapshotReader:
         filesystem, path = self._filesystem(self.path(table, snapshot_date))
         return ds.dataset(path, format="parquet", filesystem=filesystem)
 
+    def _read_text(self, path: str) -> str | None:
+        from pyarrow import fs
+
+        filesystem, local = self._filesystem(path)
+        if filesystem.get_file_info(local).type != fs.FileType.File:
+            return None
+        with filesystem.open_input_stream(local) as stream:
+            return bytes(stream.read()).decode("utf-8")
+
+    def published_by_markers(self) -> bool:
+        """True when a builder publishes this gold root by markers (``_published/`` exists)."""
+        from pyarrow import fs
+
+        filesystem, path = self._filesystem(f"{self.gold_path}/{PUBLISHED_DIR}")
+        return bool(filesystem.get_file_info(path).type == fs.FileType.Directory)
+
+    def expect_publication(self, snapshot_date: date) -> str | None:
+        """The date's marker now (None: not published), remembered for :meth:`check_unchanged`."""
+        text = self._read_text(publication_marker(self.gold_path, snapshot_date))
+        self._expected[snapshot_date] = text
+        return text
+
+    def check_unchanged(self, snapshot_date: date) -> None:
+        """Raise when the date was unpublished or re-published since :meth:`expect_publication`."""
+        if snapshot_date not in self._expected:
+            return
+        now = self._read_text(publication_marker(self.gold_path, snapshot_date))
+        if now != self._expected[snapshot_date]:
+            state = "unpublished (a rebuild started)" if now is None else "re-published by another build"
+            raise DataError(
+                f"gold snapshot {snapshot_date.isoformat()} was {state} while it was being loaded; "
+                "nothing was swapped in, the served snapshot stays; run the load again"
+            )
+
     def count_rows(self, table: str, snapshot_date: date) -> int:
         return int(self.dataset(table, snapshot_date).count_rows())
 
     def source(self, spec: TableSpec, snapshot_date: date) -> Any:
         """A callable that (re)opens the table as a stream of record batches — replayable for retries."""
 
-        def open_batches() -> Any:
-            return self.dataset(spec.name, snapshot_date).to_batches(
+        def open_batches() -> Iterator[Any]:
+            self.check_unchanged(snapshot_date)
+            yield from self.dataset(spec.name, snapshot_date).to_batches(
                 columns=spec.column_names, batch_size=self.batch_rows
             )
+            self.check_unchanged(snapshot_date)  # still the build we started from: no mix of two
 
         return open_batches
 
@@ -170,6 +215,12 @@ class LoadRecommendationsJob(AbstractJob):
     def _check_input(self, snapshot_date: date) -> dict[str, int]:
         """Row counts of the snapshot's tables; a missing or too small table is a DataError."""
         cfg = self.config
+        if self.reader.published_by_markers() and self.reader.expect_publication(snapshot_date) is None:
+            raise DataError(
+                f"gold snapshot {snapshot_date.isoformat()} under {cfg.gold_path} is not published: its "
+                "build is running or failed before writing every table; run build_recommendations "
+                f"--event-date {snapshot_date.isoformat()} (the served snapshot was left in place)"
+            )
         missing = [t for t in TABLE_NAMES if not self.reader.exists(t, snapshot_date)]
         if missing:
             raise DataError(

@@ -101,6 +101,11 @@ class HadoopFileSystem:
             return False
         return bool(fs.delete(jpath, True))
 
+    def make_dirs(self, path: str) -> None:
+        """Create ``path`` and its parents (nothing happens when it exists)."""
+        fs, jpath = self._path(path)
+        fs.mkdirs(jpath)
+
     def rename(self, source: str, target: str) -> None:
         """Move ``source`` to ``target`` (which must not exist); its parent is created if needed."""
         fs, jsource = self._path(source)
@@ -168,6 +173,9 @@ class LocalFileSystem:
             os.remove(path)
             return True
         return False
+
+    def make_dirs(self, path: str) -> None:
+        os.makedirs(path, exist_ok=True)
 
     def rename(self, source: str, target: str) -> None:
         if os.path.exists(target):
