@@ -11,6 +11,7 @@ The tree (``tests/unit/test_errors.py`` checks that it matches the classes below
           * JobContractError      a module or class breaks the job contract
         * SparkUnavailableError   no Spark or Java where the job needs it
         * DataError               the input data is not what the job expects
+        * StorageFullError        no space left where a job writes; what was stored is intact
       * JobFailedError            job, run id, step, cause; transient when its cause is
       * LoadError                 a serving-store write failed; transient when marked
 
@@ -142,6 +143,10 @@ class SparkUnavailableError(TerminalError):
 
 class DataError(TerminalError):
     """The input data is not what the job expects (schema, missing partition, quality)."""
+
+
+class StorageFullError(TerminalError):
+    """No space left on the device (or quota) a job writes to; the previous outputs are intact."""
 
 
 class LoadError(SparkJobsError):

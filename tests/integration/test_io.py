@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -284,3 +285,44 @@ def test_a_partition_value_with_escaped_characters_is_deleted(spark: Any, tmp_pa
     result = writer.overwrite_partitions(frame(spark, []), replace=[{"month": "a:b"}])
     assert result.deleted == [{"month": "a%3Ab"}]
     assert HadoopFileSystem(spark).list_dirs(path) == ["month=c"]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB tmpfs (root only: CI runs as root, so there this never skips)."""
+    import os
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"cannot mount a tmpfs in CI: {done.stderr.decode()}")
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.spark
+def test_a_full_disk_fails_the_write_clearly_and_keeps_the_table(spark: Any, small_disk: Path) -> None:
+    from pyspark.sql import functions as F
+
+    from sparkjobs.errors import StorageFullError
+
+    path = str(small_disk / "t")
+    writer = ParquetWriter(spark, path, ["month"])
+    writer.overwrite_partitions(frame(spark, [(1, date(2024, 1, 1), "2024-01")]))
+    big = spark.range(200_000).select(
+        F.col("id").cast("int").alias("id"),
+        F.lit(date(2024, 1, 2)).alias("day"),
+        F.lit("2024-01").alias("month"),
+        F.sha2(F.col("id").cast("string"), 512).alias("noise"),
+    )
+    with pytest.raises(StorageFullError, match="no space left on the device while writing") as info:
+        ParquetWriter(spark, path, ["month"]).overwrite_partitions(big)
+    assert "the table is unchanged" in str(info.value)
+    assert rows(spark.read.parquet(path), "id", "month") == [(1, "2024-01")]
+    assert HadoopFileSystem(spark).list_dirs(path) == ["month=2024-01"]  # the stage was removed

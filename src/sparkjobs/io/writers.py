@@ -19,11 +19,12 @@ rows in the same order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from sparkjobs.errors import DataError
+from sparkjobs.errors import DataError, StorageFullError
 from sparkjobs.io.filesystem import HadoopFileSystem, partition_value
 from sparkjobs.io.previous import PreviousOutputReader
 from sparkjobs.io.swap import StepHook, Swap, recover
@@ -31,6 +32,8 @@ from sparkjobs.io.swap import StepHook, Swap, recover
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
+#: how a full disk or an exceeded quota reads in Java and OS error messages
+DISK_FULL = ("No space left on device", "Disk quota exceeded", "DSQuotaExceededException")
 PartitionSpec = Mapping[str, Any]
 OnEmpty = Literal["delete", "write_empty"]
 
@@ -120,6 +123,23 @@ class ParquetWriter:
             condition = condition | match
         return condition
 
+    @contextmanager
+    def _staging(self, swap: Swap) -> Iterator[None]:
+        """A failed staging write drops what it staged (the live table was never touched); a full
+        disk becomes a :class:`StorageFullError` that says so."""
+        try:
+            yield
+        except Exception as exc:
+            # frees the space the staged files took; if even that fails, the next write rolls it back
+            with suppress(Exception):
+                swap.abort(self.fs)
+            if any(marker in str(exc) for marker in DISK_FULL):
+                raise StorageFullError(
+                    f"no space left on the device while writing {self.path}: the table is unchanged "
+                    "(the staged partitions were removed); free space or raise the quota, then rerun"
+                ) from exc
+            raise
+
     # -- writes ------------------------------------------------------------------------------------
     def overwrite_partitions(
         self,
@@ -159,13 +179,14 @@ class ParquetWriter:
         recover(self.fs, self.path)
         swap = Swap.begin(self.path)
         if written:
-            (
-                ordered.write.mode("overwrite")
-                .option("partitionOverwriteMode", "static")  # a fresh folder: no per-partition renames
-                .option("compression", self.compression)
-                .partitionBy(*self.partition_by)
-                .parquet(swap.staging)
-            )
+            with self._staging(swap):
+                (
+                    ordered.write.mode("overwrite")
+                    .option("partitionOverwriteMode", "static")  # a fresh folder: no per-partition renames
+                    .option("compression", self.compression)
+                    .partitionBy(*self.partition_by)
+                    .parquet(swap.staging)
+                )
         present_keys = {tuple(p.items()) for p in written}
         deleted: list[dict[str, str]] = []
         emptied: list[dict[str, str]] = []
@@ -173,9 +194,10 @@ class ParquetWriter:
             if tuple(spec.items()) in present_keys:
                 continue
             if on_empty == "write_empty":
-                df.limit(0).drop(*self.partition_by).coalesce(1).write.mode("overwrite").option(
-                    "compression", self.compression
-                ).parquet(f"{swap.staging}/{_relative(spec)}")
+                with self._staging(swap):
+                    df.limit(0).drop(*self.partition_by).coalesce(1).write.mode("overwrite").option(
+                        "compression", self.compression
+                    ).parquet(f"{swap.staging}/{_relative(spec)}")
                 emptied.append(spec)
             elif self.fs.exists(f"{self.path.rstrip('/')}/{_relative(spec)}"):
                 deleted.append(spec)
