@@ -4,8 +4,9 @@ For one logical date the runner
 
 1. prepares every step up front (:class:`~sparkjobs.pipeline.planning.StepPlanner`), so a config
    error in the last step is reported before the first one runs;
-2. takes the (pipeline, date) lock in the state store (a second run gets exit code 2) and keeps it
-   alive with a heartbeat thread (:class:`~sparkjobs.pipeline.heartbeat.LockKeeper`);
+2. takes the (pipeline, date) lock in the state store (a second run gets exit code 2), keeps it
+   alive with a heartbeat thread and records the run's start and end
+   (:class:`~sparkjobs.pipeline.bookkeeping.RunBookkeeper`);
 3. runs the steps in dependency order, in this process, sharing ONE SparkSession provider (closed at
    the end of the run); one step's attempts, retries and timeout are
    :class:`~sparkjobs.pipeline.task.StepTask`'s business;
@@ -20,7 +21,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -28,9 +28,9 @@ from sparkjobs.context import new_run_id
 from sparkjobs.errors import UsageError
 from sparkjobs.observability.logging import ContextAdapter
 from sparkjobs.observability.tracing import Tracing
+from sparkjobs.pipeline.bookkeeping import RunBookkeeper, RunEnding, RunExecution
 from sparkjobs.pipeline.errors import StopRequestedError
-from sparkjobs.pipeline.heartbeat import LockKeeper
-from sparkjobs.pipeline.ledger import RESUMABLE, LockInfo, RunLedger, RunRecord, StepRecord, utc_now
+from sparkjobs.pipeline.ledger import RESUMABLE, RunLedger, RunRecord, utc_now
 from sparkjobs.pipeline.model import Mode, PipelineSpec, StateSettings
 from sparkjobs.pipeline.outcomes import RunOutcome, StepOutcome
 from sparkjobs.pipeline.planning import PlannedStep, SessionFactory, StepPlanner
@@ -42,34 +42,6 @@ from sparkjobs.pipeline.workspace import Invocation
 from sparkjobs.resilience import RetryPolicy
 from sparkjobs.settings import Settings
 from sparkjobs.spark.session import SessionProvider
-
-
-@dataclass
-class _RunState:
-    """One execution of a run, from taking its lock to releasing it."""
-
-    record: RunRecord
-    steps: list[PlannedStep]
-    log: ContextAdapter
-    provider: SessionProvider
-    owns_session: bool
-    keeper: LockKeeper
-    done: set[str]
-    previous_attempts: dict[str, int]
-    #: time spent in earlier executions of a resumed run (the ledger keeps the total)
-    earlier_s: float = 0.0
-    took_over: LockInfo | None = None
-    outcomes: dict[str, StepOutcome] = field(default_factory=dict)
-    current: str | None = None
-    t0: float = 0.0
-
-
-@dataclass
-class _Ending:
-    status: str = "success"
-    failed_step: str | None = None
-    error: str | None = None
-    transient: bool = False
 
 
 class PipelineRunner:
@@ -216,109 +188,46 @@ class PipelineRunner:
     def _execute(
         self, record: RunRecord, *, resumed: bool, session: SessionProvider | None = None
     ) -> RunOutcome:
-        state = self._start(record, resumed, session)
+        """Prepare every step, open the execution in the ledger, run the steps, record the end."""
+        done = {s.step for s in record.steps if s.status == "success"} if resumed else set()
+        provider = session or self.planner.new_session(True)
+        steps = self.planner.prepare(record.run_id, record.logical_date, record.mode, provider, done)
+        book = RunBookkeeper(
+            self.ledger, self._record, self.state, self.reporter, self.clock, self.timer, self.resume_command
+        )
+        execution = book.open(
+            record,
+            steps,
+            resumed=resumed,
+            done=done,
+            provider=provider,
+            owns_session=session is None,
+            log=self._log(record),
+        )
         run_span = self.tracing.span(
             f"pipeline {self.pipeline.name}",
             {
                 "sparkjobs.pipeline": self.pipeline.name,
-                "sparkjobs.run_id": state.record.run_id,
-                "sparkjobs.event_date": state.record.logical_date.isoformat(),
-                "sparkjobs.mode": state.record.mode,
+                "sparkjobs.run_id": execution.record.run_id,
+                "sparkjobs.event_date": execution.record.logical_date.isoformat(),
+                "sparkjobs.mode": execution.record.mode,
                 "sparkjobs.resumed": resumed,
             },
         )
         try:
             span = run_span.__enter__()
-            ending = self._run_steps(state)
+            ending = self._run_steps(execution)
         except BaseException as exc:  # KeyboardInterrupt (second Ctrl-C), a ledger failure...
             run_span.__exit__(type(exc), exc, exc.__traceback__)
-            self._abort(state, exc)
+            book.abort(execution, exc)
             raise
         span.set_attribute("sparkjobs.status", ending.status)
         run_span.__exit__(None, None, None)
-        result = self._finish(state, ending)
+        result = book.finish(execution, ending)
         result.error_transient = ending.transient
-        result.took_over = state.took_over
+        result.took_over = execution.took_over
         self.reporter.run_finished(result)
         return result
-
-    def _start(self, record: RunRecord, resumed: bool, session: SessionProvider | None) -> _RunState:
-        """Prepare every step, take the lock, record the run (new or reopened), start the heartbeat."""
-        pipeline = self.pipeline
-        log = self._log(record)
-        done = {s.step for s in record.steps if s.status == "success"} if resumed else set()
-        provider = session or self.planner.new_session(True)
-        steps = self.planner.prepare(record.run_id, record.logical_date, record.mode, provider, done)
-        took_over = self.ledger.acquire_lock(
-            pipeline.name,
-            record.logical_date,
-            record.run_id,
-            stale_after_s=self.state.stale_after_s,
-            hint="wait for that run to finish. If its process is gone, the lock is taken over "
-            f"automatically once its heartbeat is older than {self.state.stale_after_s:g}s; "
-            "to remove it now: "
-            f"sparkjobs pipeline unlock {pipeline.name} --date {record.logical_date}",
-        )
-        previous_attempts = {s.step: s.attempts for s in record.steps}
-        earlier_s = (record.duration_s or 0.0) if resumed else 0.0
-        try:
-            record = self._record_start(record, steps, resumed, done)
-        except BaseException:
-            self._record(self.ledger.release_lock, pipeline.name, record.logical_date, record.run_id)
-            raise
-        keeper = LockKeeper(
-            self.ledger, pipeline.name, record.logical_date, record.run_id, self.state.heartbeat_s, log
-        ).start()
-        state = _RunState(
-            record,
-            steps,
-            log,
-            provider,
-            owns_session=session is None,
-            keeper=keeper,
-            done=done,
-            previous_attempts=previous_attempts,
-            earlier_s=earlier_s,
-            took_over=took_over,
-            t0=self.timer(),
-        )
-        self._announce(state, resumed)
-        return state
-
-    def _record_start(
-        self, record: RunRecord, steps: list[PlannedStep], resumed: bool, done: set[str]
-    ) -> RunRecord:
-        step_records = [StepRecord(s.name, s.job, i) for i, s in enumerate(steps)]
-        if not resumed:
-            record.steps = step_records
-            self._record(self.ledger.create_run, record)
-            return record
-        # re-read under the lock: another process may have resumed it since we looked
-        fresh = self.ledger.get_run(record.run_id)
-        fresh_done = {s.step for s in fresh.steps if s.status == "success"}
-        if fresh.status == "success" or fresh_done != done:
-            raise UsageError(
-                f"run {record.run_id} changed while this command started (now {fresh.status}); "
-                "look at it with `sparkjobs pipeline runs show` and try again"
-            )
-        self._record(self.ledger.reopen_run, record.run_id, step_records)
-        return self.ledger.get_run(record.run_id)
-
-    def _announce(self, state: _RunState, resumed: bool) -> None:
-        record, done = state.record, state.done
-        order = [s.name for s in state.steps]
-        state.log.info(
-            "pipeline %s run %s %s for %s (mode %s): %s%s",
-            self.pipeline.name,
-            record.run_id,
-            "resumed" if resumed else "started",
-            record.logical_date,
-            record.mode,
-            " → ".join(order),
-            f"; already succeeded: {', '.join(sorted(done))}" if done else "",
-            extra={"fields": {"mode": record.mode, "trigger": record.trigger, "resumed": resumed}},
-        )
-        self.reporter.run_started(record, order, done)
 
     def _task_environment(self) -> TaskEnvironment:
         return TaskEnvironment(
@@ -333,139 +242,49 @@ class PipelineRunner:
             cancel_grace_s=self.cancel_grace_s,
         )
 
-    def _run_steps(self, state: _RunState) -> _Ending:
+    def _run_steps(self, execution: RunExecution) -> RunEnding:
         """The steps in order until one fails, a stop is requested or the lock is lost."""
         tasks = self._task_environment()
-        for step in state.steps:
+        for step in execution.steps:
             if step.prepared is None:
-                self._skip(state, step)
+                self._skip(execution, step)
                 continue
-            if self.stop.requested or state.keeper.lost:
+            if self.stop.requested or execution.keeper.lost:
                 if self.stop.requested:
                     reason = f"stopped before step {step.name!r} ({self.stop.reason})"
-                    return _Ending("stopped", step.name, reason)
-                return _Ending("failed", step.name, "lost the run lock to another process")
-            state.current = step.name
+                    return RunEnding("stopped", step.name, reason)
+                return RunEnding("failed", step.name, "lost the run lock to another process")
+            execution.current = step.name
             with self.tracing.span(
                 f"step {step.name}", {"sparkjobs.step": step.name, "sparkjobs.job": step.job}
             ):
                 task = StepTask(
                     step,
-                    state.record.run_id,
+                    execution.record.run_id,
                     tasks,
-                    state.log,
-                    state.previous_attempts.get(step.name, 0),
+                    execution.log,
+                    execution.previous_attempts.get(step.name, 0),
                 )
                 outcome = task.run()
-            state.current = None
-            state.outcomes[step.name] = outcome
+            execution.current = None
+            execution.outcomes[step.name] = outcome
             if outcome.status != "success":
                 status = "stopped" if isinstance(outcome.result, StopRequestedError) else "failed"
                 transient = bool(getattr(outcome.result, "transient", False))
-                return _Ending(status, step.name, outcome.error, transient)
-        return _Ending()
+                return RunEnding(status, step.name, outcome.error, transient)
+        return RunEnding()
 
-    def _skip(self, state: _RunState, step: PlannedStep) -> None:
+    def _skip(self, execution: RunExecution, step: PlannedStep) -> None:
         outcome = StepOutcome(
-            step.name, step.job, "skipped", attempts=state.previous_attempts.get(step.name, 0)
+            step.name, step.job, "skipped", attempts=execution.previous_attempts.get(step.name, 0)
         )
-        state.outcomes[step.name] = outcome
-        state.log.info(
+        execution.outcomes[step.name] = outcome
+        execution.log.info(
             "step %s skipped: it succeeded in an earlier attempt of this run",
             step.name,
             extra={"step": step.name},
         )
         self.reporter.step_finished(step.name, outcome)
-
-    def _abort(self, state: _RunState, exc: BaseException) -> None:
-        """Record the end of a run interrupted by an exception; the exception itself is re-raised."""
-        status = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
-        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        try:
-            if state.current is not None:
-                self._record(
-                    self.ledger.finish_step,
-                    state.record.run_id,
-                    state.current,
-                    "failed",
-                    self.clock(),
-                    0.0,
-                    error,
-                )
-            self._finish(state, _Ending(status, state.current, error))
-        except Exception as inner:  # keep the original error; the stale-lock rules recover the lock
-            state.log.error("could not record the end of run %s: %s", state.record.run_id, inner)
-
-    def _finish(self, state: _RunState, ending: _Ending) -> RunOutcome:
-        """Close the session, stop the heartbeat, record the end and release the lock."""
-        record, log = state.record, state.log
-        duration = self.timer() - state.t0
-        try:
-            if state.owns_session:
-                state.provider.close()
-        except Exception as exc:
-            log.warning("closing the SparkSession failed: %s", exc)
-        state.keeper.stop()
-        outcomes = [state.outcomes.get(s.name) or StepOutcome(s.name, s.job, "pending") for s in state.steps]
-        try:
-            self._record(
-                self.ledger.finish_run,
-                record.run_id,
-                ending.status,
-                self.clock(),
-                state.earlier_s + duration,
-                failed_step=ending.failed_step,
-                error=ending.error,
-            )
-        finally:
-            self._record(self.ledger.release_lock, record.pipeline, record.logical_date, record.run_id)
-        self._log_end(state, ending, outcomes, duration)
-        return RunOutcome(
-            pipeline=record.pipeline,
-            run_id=record.run_id,
-            logical_date=record.logical_date,
-            mode=record.mode,
-            status=ending.status,
-            duration_s=duration,
-            steps=outcomes,
-            resume_command=self.resume_command(record.run_id),
-            failed_step=ending.failed_step,
-            error=ending.error,
-        )
-
-    def _log_end(
-        self, state: _RunState, ending: _Ending, outcomes: list[StepOutcome], duration: float
-    ) -> None:
-        record = state.record
-        fields = {
-            "status": ending.status,
-            "duration_s": round(duration, 3),
-            "failed_step": ending.failed_step,
-        }
-        if ending.status == "success":
-            state.log.info(
-                "pipeline %s run %s succeeded for %s in %.2fs (%d step(s) run, %d skipped)",
-                record.pipeline,
-                record.run_id,
-                record.logical_date,
-                duration,
-                sum(1 for o in outcomes if o.status == "success"),
-                sum(1 for o in outcomes if o.status == "skipped"),
-                extra={"fields": fields},
-            )
-            return
-        state.log.error(
-            "pipeline %s run %s %s at step %s for %s after %.2fs: %s | resume with: %s",
-            record.pipeline,
-            record.run_id,
-            "was stopped" if ending.status == "stopped" else "failed",
-            ending.failed_step,
-            record.logical_date,
-            duration,
-            ending.error,
-            self.resume_command(record.run_id),
-            extra={"fields": fields},
-        )
 
     def _retry_sleep(self, seconds: float) -> None:
         if self._sleep is not None:
