@@ -21,8 +21,6 @@ from sparkjobs.config.layers import LayeredConfig
 from sparkjobs.config.secrets import mask
 from sparkjobs.config.tree import Path_, iter_leaves, join_key, nest, split_key
 from sparkjobs.config.validate import validate_model
-from sparkjobs.config.workspace import DEFAULT_CONF_DIR as DEFAULT_CONF_DIR  # serve.py until it is wired
-from sparkjobs.config.workspace import DEFAULT_ENV as DEFAULT_ENV  # serve.py until it is wired
 from sparkjobs.config.workspace import ConfigWorkspace
 from sparkjobs.context import JobContext, new_run_id, parse_event_date
 from sparkjobs.errors import ConfigError, JobContractError, JobFailedError, SparkJobsError, UsageError
@@ -85,7 +83,8 @@ class PreparedRun:
         }
 
 
-def _parse_param(text: str) -> tuple[Path_, str]:
+def parse_param(text: str) -> tuple[Path_, str]:
+    """``key.path=value`` of ``--param`` (the value may hold ``=`` and ``:``)."""
     if "=" not in text:
         raise UsageError(f"bad --param {text!r}: expected key.path=value")
     key, value = text.split("=", 1)  # values may contain '=' and ':'
@@ -149,7 +148,7 @@ def _load(
     for key, value in request.extra_params.items():
         layered.apply(nest((*prefix, key), value), "entry point")
     for text in request.params:
-        path, value = _parse_param(text)
+        path, value = parse_param(text)
         layered.apply(nest(prefix + path, value), "--param", raw=True)
     return spec, workspace, layered
 

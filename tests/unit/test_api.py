@@ -454,3 +454,65 @@ def test_serve_errors_name_what_is_wrong(conf_dir: Path) -> None:
         prepare_service("recommendations", conf_dir=conf_dir, params=["server.prot=1"], environ={})
     with pytest.raises(ConfigError, match="no configuration for environment 'staging'"):
         prepare_service("recommendations", conf_dir=conf_dir, env="staging", environ={})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--env", "../x"], "bad environment name '../x'"),
+        (["-p", "default_limit=0"], "default_limit"),
+        (["-p", "storee.url=x"], "storee"),
+        (["-p", "server.log_level=LOUD"], "unknown log level 'LOUD'"),
+    ],
+)
+def test_serve_dry_run_refuses_what_a_real_start_refuses(
+    conf_dir: Path, args: list[str], message: str
+) -> None:
+    """Issue 9: a dry run validates exactly what serving validates (the service's own settings too)."""
+    from click.testing import CliRunner
+
+    from sparkjobs.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["serve", "recommendations", "--dry-run", "--conf-dir", str(conf_dir), *args], env={}
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_serve_refuses_a_callable_that_is_not_a_service_factory(conf_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from sparkjobs.cli import cli
+
+    result = CliRunner().invoke(cli, ["serve", "os:system", "--dry-run", "--conf-dir", str(conf_dir)], env={})
+    assert result.exit_code == 2 and "is not a service factory" in result.output, result.output
+
+
+def test_serve_on_a_port_in_use_is_exit_2_naming_the_port(conf_dir: Path, tmp_path: Path) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from sparkjobs.cli import cli
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(
+            cli,
+            [
+                "serve",
+                "recommendations",
+                "--conf-dir",
+                str(conf_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env={"SPARKJOBS__SERVICES__RECOMMENDATIONS__STORE__URL": f"sqlite:///{tmp_path}/s.db"},
+        )
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output

@@ -1,9 +1,10 @@
 """``sparkjobs`` command line: the top layer, the only package that wires every other one together.
 
 One module per command group: :mod:`~sparkjobs.cli.jobs` (run, list, describe, config),
-:mod:`~sparkjobs.cli.pipeline` (``pipeline ...``), :mod:`~sparkjobs.cli.schedule`; ``serve`` lives
-in :mod:`sparkjobs.serve`. Shared options are in :mod:`~sparkjobs.cli.options`, everything printed
-in :mod:`~sparkjobs.cli.render`, and errors become exit codes in :mod:`~sparkjobs.cli.errors`.
+:mod:`~sparkjobs.cli.pipeline` (``pipeline ...``), :mod:`~sparkjobs.cli.schedule`,
+:mod:`~sparkjobs.cli.serve` (``serve``). Shared options are in :mod:`~sparkjobs.cli.options`,
+everything printed in :mod:`~sparkjobs.cli.render`, and errors become exit codes in
+:mod:`~sparkjobs.cli.errors`.
 """
 
 from __future__ import annotations

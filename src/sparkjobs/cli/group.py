@@ -18,7 +18,7 @@ from sparkjobs.errors import SparkJobsError
 LAZY_SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pipeline": ("sparkjobs.cli.pipeline:pipeline_group", "Run, resume, backfill and inspect pipelines."),
     "schedule": ("sparkjobs.cli.schedule:schedule_command", "Run a pipeline on its cron schedule."),
-    "serve": ("sparkjobs.serve:serve_command", "Serve a registered HTTP service (e.g. recommendations)."),
+    "serve": ("sparkjobs.cli.serve:serve_command", "Serve a registered HTTP service (e.g. recommendations)."),
 }
 
 

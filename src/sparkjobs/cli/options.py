@@ -8,17 +8,40 @@ and the logical dates of ``pipeline run`` (``--date``, ``--from``/``--to``).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
 
-# serve.py (not yet wired to this package) imports it from there too: one definition
-from sparkjobs.cli_options import workspace_options
 from sparkjobs.context import yesterday_utc
 from sparkjobs.errors import UsageError
 
 #: a backfill longer than this is almost always a typo in --from/--to
 MAX_BACKFILL_DAYS = 3660
+
+
+def workspace_options(func: Any) -> Any:
+    """``--env``, ``--conf-dir`` and ``--config`` (repeatable)."""
+    func = click.option(
+        "--env",
+        "env",
+        default=None,
+        help="environment: conf/<env>/ is layered on conf/base/ (default $SPARKJOBS_ENV, else dev)",
+    )(func)
+    func = click.option(
+        "--conf-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="configuration root (default $SPARKJOBS_CONF_DIR, else ./conf, which may be absent)",
+    )(func)
+    func = click.option(
+        "--config",
+        "config_files",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="extra config file (YAML/JSON/TOML, same shape as conf/ files); repeatable, later wins",
+    )(func)
+    return func
 
 
 def config_options(func: Any) -> Any:

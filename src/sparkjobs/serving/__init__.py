@@ -8,5 +8,5 @@
 * :mod:`sparkjobs.serving.service` — preparing a service (configuration layers, server settings)
   and running it under uvicorn.
 
-The ``sparkjobs serve`` click command lives in :mod:`sparkjobs.serve`; this package holds no CLI.
+The ``sparkjobs serve`` click command lives in :mod:`sparkjobs.cli.serve`; this package holds no CLI.
 """

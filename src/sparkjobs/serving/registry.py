@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,18 @@ ServiceFactory = Callable[[Settings, str], Any]
 
 def registered_services() -> dict[str, importlib.metadata.EntryPoint]:
     return {ep.name: ep for ep in importlib.metadata.entry_points(group=SERVICE_GROUP)}
+
+
+def _check_factory(name: str, factory: Any) -> None:
+    """A service factory is called as ``factory(settings, env)``; refuse anything else up front
+    (``os:system`` is callable, but not with those arguments)."""
+    try:
+        inspect.signature(factory).bind(None, "env")
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"service {name!r} is not a service factory: expected a callable taking (settings, env) "
+            "and returning an ASGI app"
+        ) from None
 
 
 def resolve_service(name: str) -> tuple[ServiceFactory, str]:
@@ -45,6 +58,7 @@ def resolve_service(name: str) -> tuple[ServiceFactory, str]:
         factory = getattr(module, attr, None)
         if not callable(factory):
             raise UsageError(f"service {name!r}: {module_name} has no callable {attr!r}")
+        _check_factory(name, factory)
         return factory, name
     close = difflib.get_close_matches(name, list(services), n=3, cutoff=0.6)
     hint = (

@@ -10,24 +10,28 @@ factory sees the section. :func:`run_service` builds the app and serves it until
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sparkjobs.config.layers import LayeredConfig, load_layers
+from sparkjobs.config.layers import LayeredConfig
 from sparkjobs.config.secrets import mask
-from sparkjobs.config.tree import nest, split_key
+from sparkjobs.config.tree import nest
 from sparkjobs.config.validate import validate_model
+from sparkjobs.config.workspace import ConfigWorkspace
 from sparkjobs.errors import UsageError
-from sparkjobs.executor import DEFAULT_CONF_DIR, DEFAULT_ENV, RunRequest, resolve_settings
+from sparkjobs.executor import RunRequest, parse_param, resolve_settings
 from sparkjobs.serving.registry import ServiceFactory, resolve_service
 from sparkjobs.settings import Settings
 
 SERVER_KEY = "server"
+
+
+#: what uvicorn accepts (it raises a KeyError traceback on anything else)
+UVICORN_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 class ServerSettings(BaseModel):
@@ -37,11 +41,18 @@ class ServerSettings(BaseModel):
 
     host: str = Field("127.0.0.1", description="interface to bind (0.0.0.0 in a container)")
     port: int = Field(8000, ge=0, le=65535, description="TCP port")
-    log_level: str = Field("info", description="uvicorn log level")
+    log_level: str = Field("info", description=f"uvicorn log level: {', '.join(UVICORN_LOG_LEVELS)}")
     access_log: bool = Field(True, description="log one line per request")
     graceful_shutdown_s: float = Field(
         10.0, ge=0, description="wait this long for requests in flight on SIGTERM"
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _known_level(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in UVICORN_LOG_LEVELS:
+            return value.strip().lower()
+        raise ValueError(f"unknown log level {value!r}: expected one of {', '.join(UVICORN_LOG_LEVELS)}")
 
 
 @dataclass
@@ -76,26 +87,14 @@ def prepare_service(
     environ: Mapping[str, str] | None = None,
 ) -> PreparedService:
     """Resolve the service, layer its configuration and split off the server settings."""
-    env_map = dict(os.environ if environ is None else environ)
     factory, origin = resolve_service(name)
-    env_name = env or env_map.get("SPARKJOBS_ENV") or DEFAULT_ENV
-    conf = conf_dir or Path(env_map.get("SPARKJOBS_CONF_DIR", DEFAULT_CONF_DIR))
-    layered = load_layers(
-        conf,
-        env_name,
-        environ=env_map,
-        config_files=config_files,
-        require_env_dir=env is not None and env != DEFAULT_ENV,
+    workspace = ConfigWorkspace.resolve(
+        env=env, conf_dir=conf_dir, config_files=config_files, environ=environ
     )
+    layered, env_name = workspace.layers(), workspace.env
     service_key = name.rsplit(":", 1)[-1] if ":" in name else name
     for text in params:
-        if "=" not in text:
-            raise UsageError(f"bad --param {text!r}: expected key.path=value")
-        key, value = text.split("=", 1)
-        try:
-            path = split_key(key.strip())
-        except ValueError as exc:
-            raise UsageError(f"bad --param {text!r}: {exc}") from None
+        path, value = parse_param(text)
         layered.apply(nest(("services", service_key, *path), value), "--param", raw=True)
     settings = resolve_settings(layered, RunRequest(job=service_key))
     section = dict(settings.services.get(service_key, {}))
@@ -114,11 +113,40 @@ def prepare_service(
     return PreparedService(service_key, env_name, factory, origin, settings, server, layered)
 
 
+def build_app(prepared: PreparedService) -> Any:
+    """The service's ASGI app, built by its factory (which validates the service's own settings);
+    a factory that returns something else is a usage error naming it."""
+    app = prepared.factory(prepared.settings, prepared.env)
+    if not callable(app):
+        raise UsageError(
+            f"service {prepared.name!r} ({prepared.origin}) returned {type(app).__name__}, not an ASGI app"
+        )
+    return app
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Bind the address once before uvicorn does, so that a port in use is a usage error (exit 2)
+    that says what to do, not uvicorn's startup failure (exit 3)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                "(another server on that port? choose one with --port)"
+            ) from None
+
+
 def run_service(prepared: PreparedService) -> None:
     """Build the app and serve it until SIGINT/SIGTERM (uvicorn drains requests in flight)."""
     import uvicorn
 
-    app = prepared.factory(prepared.settings, prepared.env)
+    app = build_app(prepared)
+    check_can_listen(prepared.server.host, prepared.server.port)
     server = prepared.server
     config = uvicorn.Config(
         app,

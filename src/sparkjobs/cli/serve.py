@@ -11,9 +11,8 @@ from pathlib import Path
 
 import click
 
-from sparkjobs.cli_options import workspace_options
-from sparkjobs.errors import SparkJobsError
-from sparkjobs.serving.service import prepare_service, run_service
+from sparkjobs.cli.options import workspace_options
+from sparkjobs.serving.service import build_app, prepare_service, run_service
 
 
 @click.command("serve")
@@ -49,20 +48,14 @@ def serve_command(
     """Serve NAME, a service registered in the entry-point group sparkjobs.services (e.g. recommendations)."""
     from sparkjobs.observability.logging import configure_logging
 
-    try:
-        prepared = prepare_service(
-            name, env=env, conf_dir=conf_dir, config_files=config_files, params=params, host=host, port=port
-        )
-    except SparkJobsError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(exc.exit_code if exc.exit_code in (1, 2) else 1) from None
+    # errors reach the top group, which prints them redacted with their exit code (sparkjobs.cli.group)
+    prepared = prepare_service(
+        name, env=env, conf_dir=conf_dir, config_files=config_files, params=params, host=host, port=port
+    )
     if dry_run:
+        build_app(prepared)  # validates exactly what a real start validates; connects to nothing
         click.echo(json.dumps(prepared.plan(), indent=2, default=str))
         return
     observability = prepared.settings.observability
     configure_logging(observability.log_format, observability.log_level)
-    try:
-        run_service(prepared)
-    except SparkJobsError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(exc.exit_code if exc.exit_code in (1, 2) else 1) from None
+    run_service(prepared)
