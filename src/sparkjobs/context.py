@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{stamp}-{uuid.uuid4().hex[:8]}"
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def parse_event_date(value: str | date | None) -> date:
     if value is None:
         return yesterday_utc()
@@ -43,7 +47,9 @@ def parse_event_date(value: str | date | None) -> date:
         return value.date()
     if isinstance(value, date):
         return value
-    try:
+    try:  # date.fromisoformat also takes 20240101 and 2024-W01-1; the documented form is YYYY-MM-DD
+        if not _ISO_DATE.fullmatch(value):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"bad event_date {value!r}: expected YYYY-MM-DD") from None

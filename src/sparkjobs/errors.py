@@ -70,6 +70,7 @@ class ConfigError(UsageError):
         value: Any = None,
         expected: str | None = None,
     ) -> None:
+        self.message = message
         self.file = file
         self.key = key
         self.value = value

@@ -7,7 +7,6 @@ runner all call :func:`prepare` and :func:`execute`; nothing travels through ``o
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sparkjobs.config.coerce import type_raw_values
+from sparkjobs.config.files import parse_json_text
 from sparkjobs.config.layers import LayeredConfig
 from sparkjobs.config.secrets import mask
 from sparkjobs.config.tree import Path_, iter_leaves, join_key, nest, split_key
@@ -28,6 +28,7 @@ from sparkjobs.observability.tracing import Tracing
 from sparkjobs.registry import JobSpec, resolve
 from sparkjobs.settings import Settings
 from sparkjobs.spark.session import SessionProvider
+from sparkjobs.spark.settings import MAX_PARTITIONS, MAX_SALT_BUCKETS
 
 OWN_MODEL_SECTIONS = frozenset({"jobs", "pipelines", "services"})
 
@@ -97,10 +98,13 @@ def parse_param(text: str) -> tuple[Path_, str]:
 def _parse_json(text: str | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(text, Mapping):
         return dict(text)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--json is not valid JSON: {exc.msg} at char {exc.pos}", file="--json") from None
+    try:  # like config files: duplicate keys refused, nesting bounded
+        data = parse_json_text(text, "--json")
+    except ConfigError as exc:
+        detail = exc.message.removeprefix("invalid JSON: ")
+        raise ConfigError(
+            f"--json is not valid JSON: {detail}", file=exc.file, expected=exc.expected
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError("--json must be a JSON object", file="--json", value=data, expected="{...}")
     return data
@@ -113,16 +117,17 @@ def resolve_settings(layered: LayeredConfig, request: RunRequest) -> Settings:
     raw = {p for p in layered.raw_paths if p[0] not in OWN_MODEL_SECTIONS}
     type_raw_values(Settings, tree, raw)
     settings = validate_model(Settings, tree, sources=layered.sources, what="configuration")
-    if request.partitions is not None:
-        if request.partitions < 1:
-            raise UsageError(f"--partitions must be ≥ 1, got {request.partitions}")
-        settings.spark.shuffle_partitions = request.partitions
-        layered.sources[("spark", "shuffle_partitions")] = "--partitions"
-    if request.salt is not None:
-        if request.salt < 1:
-            raise UsageError(f"--salt must be ≥ 1, got {request.salt}")
-        settings.spark.salt_buckets = request.salt
-        layered.sources[("spark", "salt_buckets")] = "--salt"
+    flags = (
+        ("--partitions", "shuffle_partitions", request.partitions, MAX_PARTITIONS),
+        ("--salt", "salt_buckets", request.salt, MAX_SALT_BUCKETS),
+    )
+    for flag, field_name, value, high in flags:
+        if value is None:
+            continue
+        if not 1 <= value <= high:
+            raise UsageError(f"{flag} must be ≥ 1 and ≤ {high:,}, got {value}")
+        setattr(settings.spark, field_name, value)
+        layered.sources[("spark", field_name)] = flag
     return settings
 
 

@@ -240,7 +240,9 @@ def run_command(
 @pipeline_group.command("status")
 @click.argument("name")
 @pipeline_workspace()
-@click.option("--limit", default=20, show_default=True, help="how many recent runs")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="how many recent runs"
+)
 @click.option("--date", "date_", default=None, metavar="YYYY-MM-DD", help="only runs of this logical date")
 @format_option
 def status_command(ws: Workspace, name: str, limit: int, date_: str | None, fmt: str) -> None:

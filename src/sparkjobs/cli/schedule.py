@@ -60,7 +60,9 @@ def _print_crontab(ws: Workspace, spec: PipelineSpec, log_file: Path | None) -> 
     default=None,
     help="with --print-crontab: where cron appends the output (default logs/<NAME>.log)",
 )
-@click.option("--max-fires", type=int, default=None, help="stop after this many scheduled fires")
+@click.option(
+    "--max-fires", type=click.IntRange(min=1), default=None, help="stop after this many scheduled fires"
+)
 @log_format_option
 def schedule_command(
     ws: Workspace,
