@@ -33,7 +33,8 @@ DEPLOY = ROOT / "deploy"
 VENV_BIN = Path(sys.executable).parent
 SPARKJOBS = str(VENV_BIN / "sparkjobs")
 GROUPS = ["storage.yml", "ingestion.yml", "processing.yml", "serving.yml", "scheduler.yml"]
-SCRIPTS = sorted(p for d in ("bin", "healthchecks", "scheduler") for p in (DEPLOY / d).glob("*.sh"))
+SCRIPT_DIRS = ("bin", "healthchecks", "scheduler", "image", "test")
+SCRIPTS = sorted(p for d in SCRIPT_DIRS for p in (DEPLOY / d).glob("*.sh"))
 
 
 def compose_binary() -> str:
@@ -180,7 +181,9 @@ def test_serving_postgres_loader_and_api() -> None:
     assert env["SPARKJOBS__SERVICES__RECOMMENDATIONS__STORE__PASSWORD"] == "test-only-password"
     assert "test-only-password" not in env["SPARKJOBS__SERVICES__RECOMMENDATIONS__STORE__URL"]
     scheduler = services["scheduler"]
-    assert scheduler["command"][:3] == ["sparkjobs", "schedule", "recommendations_daily"]
+    assert scheduler["command"][:4] == [
+        "/opt/sparkjobs/deploy/bin/seed-env.sh", "sparkjobs", "schedule", "recommendations_daily"
+    ]  # fmt: skip
     assert scheduler["environment"]["SPARKJOBS__STATE__URL"].startswith(
         "postgresql://sparkjobs@postgres:5432/"
     )
@@ -207,7 +210,7 @@ def test_there_are_scripts_for_every_service() -> None:
     assert {
         "healthchecks/namenode.sh", "healthchecks/datanode.sh", "healthchecks/postgres.sh",
         "healthchecks/api.sh", "healthchecks/batch.sh",
-        "scheduler/run_initial_load.sh", "scheduler/run_daily_pipeline.sh", "bin/batch.sh",
+        "scheduler/run_initial_load.sh", "scheduler/run_daily_pipeline.sh", "bin/batch.sh", "bin/seed-env.sh",
     } <= names  # fmt: skip
 
 
