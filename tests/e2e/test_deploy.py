@@ -33,7 +33,7 @@ DEPLOY = ROOT / "deploy"
 VENV_BIN = Path(sys.executable).parent
 SPARKJOBS = str(VENV_BIN / "sparkjobs")
 GROUPS = ["storage.yml", "ingestion.yml", "processing.yml", "serving.yml", "scheduler.yml"]
-SCRIPT_DIRS = ("bin", "healthchecks", "scheduler", "image", "test")
+SCRIPT_DIRS = ("bin", "healthchecks", "scheduler", "image", "test", "postgres")
 SCRIPTS = sorted(p for d in SCRIPT_DIRS for p in (DEPLOY / d).glob("*.sh"))
 
 
