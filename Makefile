@@ -8,7 +8,7 @@ PY      = $(BIN)/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(abspath $(PY))
 
-.PHONY: run test test-fast lint typecheck contracts install install-dev bench clean example
+.PHONY: run test test-fast lint typecheck contracts install install-dev bench clean example image
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (need Python 3.11+; set PYTHON=...)"; exit 2; }
@@ -55,6 +55,15 @@ bench: install-dev
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_loader.py --dsn $(BENCH_PG_DSN)
 	$(PY) bench/bench_overhead.py --spark
+
+# The container image, built here without a registry (docs/deployment.md): mmdebstrap base image, a
+# wheelhouse from this venv's package index, sparkjobs:latest and sparkjobs-postgres:local. Starts a
+# private dockerd when none answers and stops it again. BASE_IMAGE=python:3.11-slim-bookworm uses a registry.
+# KEEP_DOCKERD=1 leaves the engine running.
+image: install
+	deploy/test/dockerd.sh start
+	PYTHON=$(abspath $(PY)) deploy/image/build-image.sh; rc=$$?; \
+	  $(if $(KEEP_DOCKERD),true,deploy/test/dockerd.sh stop); exit $$rc
 
 clean:
 	rm -rf $(VENV) data/examples runs .pytest_cache .mypy_cache .ruff_cache

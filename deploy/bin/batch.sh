@@ -5,8 +5,11 @@
 #
 # Writes $SPARKJOBS_STATUS_DIR/NAME.pid while COMMAND runs and NAME.exit (its exit code) when it
 # ends; exits with COMMAND's exit code. SIGTERM/SIGINT are passed on to COMMAND (sparkjobs then
-# finishes the running step and stops).
+# finishes the running step and stops). The seeds' PROCESSING_WINDOW_DAYS is applied first
+# (seed-env.sh); a bad value exits 2 like any other configuration error.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=seed-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/seed-env.sh"
 
 if [[ $# -lt 2 ]]; then
   echo "usage: $(basename "$0") NAME COMMAND [ARGS...]" >&2
@@ -17,6 +20,10 @@ shift
 status_dir=${SPARKJOBS_STATUS_DIR:-/var/run/sparkjobs}
 mkdir -p "$status_dir"
 rm -f "$status_dir/$name.exit"
+if ! apply_seed_env; then
+  echo 2 >"$status_dir/$name.exit"
+  exit 2
+fi
 
 "$@" &
 child=$!

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The daily run: recommendations_daily in incremental mode for EVENT_DATE (default: yesterday, UTC).
+# The daily run: recommendations_daily in incremental mode (MODE) for EVENT_DATE (default: yesterday, UTC).
 #
 #   run_daily_pipeline.sh [extra `sparkjobs pipeline run` flags, e.g. --env prod]
 #
@@ -10,9 +10,19 @@
 # lock (exit 2 when that date is already running) and resume hints all come from the runner.
 # Environment: PIPELINE (default recommendations_daily), SPARKJOBS_BIN (default sparkjobs),
 # SPARKJOBS_WORKDIR (default: the directory holding conf/, two levels above this script).
+# MODE (the seeds' name): incremental (default) or initial_load, which makes this run the one-time
+# initial load (as run_initial_load.sh does). PROCESSING_WINDOW_DAYS: see deploy/bin/seed-env.sh.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=../bin/seed-env.sh
+source "$here/../bin/seed-env.sh"
+mode=${MODE:-incremental}
+if [[ $mode != incremental && $mode != initial_load ]]; then
+  echo "error: MODE must be initial_load or incremental, got '$mode'" >&2
+  exit 2
+fi
+apply_seed_env || exit $?
 workdir=${SPARKJOBS_WORKDIR:-$(cd "$here/../.." && pwd)}
 pipeline=${PIPELINE:-recommendations_daily}
 sparkjobs=${SPARKJOBS_BIN:-sparkjobs}
@@ -25,10 +35,10 @@ else
 fi
 
 started=$(date -u +%s)
-echo "$(date -u +%FT%TZ) run_daily_pipeline: $pipeline ${dates[*]} (incremental) starting in $workdir"
+echo "$(date -u +%FT%TZ) run_daily_pipeline: $pipeline ${dates[*]} ($mode) starting in $workdir"
 cd "$workdir"
 code=0
-"$sparkjobs" pipeline run "$pipeline" --mode incremental "${dates[@]}" "$@" || code=$?
+"$sparkjobs" pipeline run "$pipeline" --mode "$mode" "${dates[@]}" "$@" || code=$?
 echo "$(date -u +%FT%TZ) run_daily_pipeline: $pipeline ${dates[*]} finished with exit code $code" \
   "after $(( $(date -u +%s) - started ))s"
 exit "$code"

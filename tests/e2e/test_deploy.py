@@ -33,7 +33,8 @@ DEPLOY = ROOT / "deploy"
 VENV_BIN = Path(sys.executable).parent
 SPARKJOBS = str(VENV_BIN / "sparkjobs")
 GROUPS = ["storage.yml", "ingestion.yml", "processing.yml", "serving.yml", "scheduler.yml"]
-SCRIPTS = sorted(p for d in ("bin", "healthchecks", "scheduler") for p in (DEPLOY / d).glob("*.sh"))
+SCRIPT_DIRS = ("bin", "healthchecks", "scheduler", "image", "test", "postgres")
+SCRIPTS = sorted(p for d in SCRIPT_DIRS for p in (DEPLOY / d).glob("*.sh"))
 
 
 def compose_binary() -> str:
@@ -180,7 +181,10 @@ def test_serving_postgres_loader_and_api() -> None:
     assert env["SPARKJOBS__SERVICES__RECOMMENDATIONS__STORE__PASSWORD"] == "test-only-password"
     assert "test-only-password" not in env["SPARKJOBS__SERVICES__RECOMMENDATIONS__STORE__URL"]
     scheduler = services["scheduler"]
-    assert scheduler["command"][:3] == ["sparkjobs", "schedule", "recommendations_daily"]
+    assert scheduler["command"][:5] == [
+        "/opt/sparkjobs/deploy/bin/batch.sh", "scheduler", "sparkjobs", "schedule", "recommendations_daily"
+    ]  # fmt: skip
+    assert scheduler["healthcheck"]["test"][-1] == "scheduler"
     assert scheduler["environment"]["SPARKJOBS__STATE__URL"].startswith(
         "postgresql://sparkjobs@postgres:5432/"
     )
@@ -189,16 +193,26 @@ def test_serving_postgres_loader_and_api() -> None:
 def test_dockerfile_builds_python_java_and_the_package_from_files_that_exist() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
     lines = [line.strip() for line in text.splitlines()]
-    assert next(line for line in lines if line.startswith("FROM ")) == "FROM python:3.11-slim-bookworm"
+    # a build arg chooses the base: the registry's python:3.11-slim or the hermetic mmdebstrap image
+    assert "ARG BASE_IMAGE=python:3.11-slim-bookworm" in lines
+    assert [line for line in lines if line.startswith("FROM ")] == [
+        "FROM ${BASE_IMAGE} AS os", "FROM os AS venv", "FROM os"
+    ]  # fmt: skip
     assert "default-jre-headless" in text
-    assert 'pip install ".[spark,postgres,api]"' in text
+    build_image = (DEPLOY / "image" / "build-image.sh").read_text()
+    assert "base_image=${BASE_IMAGE:-sparkjobs-base:bookworm}" in build_image
+    # Python packages only from the host-built wheelhouse, never from an index during the build
+    installs = [line for line in lines if "pip install" in line]
+    assert installs and all("--no-index" in line for line in installs)
+    wheels = {"deploy/build/wheels", "deploy/build/project"}  # made by deploy/image/build-wheels.sh
     for line in lines:
-        if line.startswith("COPY "):
+        if line.startswith("COPY ") and "--from=" not in line:
             *sources, _target = line.split()[1:]
             for source in sources:
-                assert (ROOT / source).exists(), f"COPY source {source} does not exist"
+                assert source in wheels or (ROOT / source).exists(), f"COPY source {source} does not exist"
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
-    assert ignore[1] == "*" or "*" in ignore
+    assert "*" in ignore
+    assert {"!deploy/build/wheels/**", "!deploy/build/project/**", "!conf/compose/**"} <= set(ignore)
 
 
 # -- scripts ---------------------------------------------------------------------------------------
@@ -207,7 +221,7 @@ def test_there_are_scripts_for_every_service() -> None:
     assert {
         "healthchecks/namenode.sh", "healthchecks/datanode.sh", "healthchecks/postgres.sh",
         "healthchecks/api.sh", "healthchecks/batch.sh",
-        "scheduler/run_initial_load.sh", "scheduler/run_daily_pipeline.sh", "bin/batch.sh",
+        "scheduler/run_initial_load.sh", "scheduler/run_daily_pipeline.sh", "bin/batch.sh", "bin/seed-env.sh",
     } <= names  # fmt: skip
 
 
