@@ -1,6 +1,7 @@
 """Shared fixtures. One SparkSession for the whole test session; PostgreSQL from SPARKJOBS_TEST_PG_DSN.
 
-Tiers (markers): unit (no marker: no JVM, no database), ``spark``, ``postgres``, ``e2e``.
+Tiers: the folder is the tier (``tests/<framework|app>/<unit|spark|postgres|e2e>/``) and gives each
+test its marker: unit (no marker: no JVM, no database), ``spark``, ``postgres``, ``e2e``.
 """
 
 from __future__ import annotations
@@ -82,12 +83,36 @@ def pg_dsn() -> str:
     return dsn
 
 
+TIERS = ("unit", "spark", "postgres", "e2e")
+#: tier markers a test may carry in each tier folder (e2e tests may need Spark and PostgreSQL too)
+ALLOWED = {"unit": set(), "spark": {"spark"}, "postgres": {"postgres"}, "e2e": {"spark", "postgres", "e2e"}}
+
+
+def folder_tier(item: pytest.Item) -> str:
+    """``tests/<framework|app>/<tier>/...``: the folder is the tier."""
+    parts = Path(str(item.path)).relative_to(ROOT / "tests").parts
+    if len(parts) < 3 or parts[0] not in {"framework", "app"} or parts[1] not in TIERS:
+        raise pytest.UsageError(f"{item.nodeid}: tests live in tests/<framework|app>/<{'|'.join(TIERS)}>/")
+    return parts[1]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the cheap tiers first: unit → spark → postgres → e2e (one JVM, started once)."""
-    order = {"unit": 0, "spark": 1, "postgres": 2, "e2e": 3}
-
-    def tier(item: pytest.Item) -> int:
-        marks = {m.name for m in item.iter_markers()}
-        return max((order[m] for m in marks if m in order), default=0)
-
-    items.sort(key=tier)
+    """The folder gives every test its tier marker; a test whose own markers or fixtures need a
+    heavier tier than its folder is an error (so ``-m "not spark and not postgres and not e2e"`` is
+    exactly the unit folders). Then run the cheap tiers first: unit → spark → postgres → e2e."""
+    wrong: list[str] = []
+    for item in items:
+        tier = folder_tier(item)
+        own = {m.name for m in item.iter_markers() if m.name in TIERS}
+        needs = own | ({"spark"} if "spark" in getattr(item, "fixturenames", ()) else set())
+        needs |= {"postgres"} if "pg_dsn" in getattr(item, "fixturenames", ()) and tier == "unit" else set()
+        if not needs <= ALLOWED[tier]:
+            wrong.append(
+                f"{item.nodeid}: needs {sorted(needs - ALLOWED[tier])} but lives in a {tier}/ folder"
+            )
+        if tier != "unit":
+            item.add_marker(getattr(pytest.mark, tier))
+    if wrong:
+        raise pytest.UsageError("tests in the wrong tier folder:\n  " + "\n  ".join(wrong))
+    order = {name: rank for rank, name in enumerate(TIERS)}
+    items.sort(key=lambda item: order[folder_tier(item)])
