@@ -88,4 +88,7 @@ class Workspace:
 
     def open_ledger(self, **kwargs: object) -> RunLedger:
         state = self.state()
-        return open_ledger(state.url, pg_schema=state.pg_schema, password=state.password, **kwargs)  # type: ignore[arg-type]
+        secrets = {str(name): value for name, value in state.secret_options.items()}
+        if state.password is not None:
+            secrets["password"] = state.password
+        return open_ledger(state.url, pg_schema=state.pg_schema, secrets=secrets, **kwargs)  # type: ignore[arg-type]

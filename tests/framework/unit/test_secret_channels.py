@@ -17,6 +17,7 @@ import string
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -236,3 +237,31 @@ def test_no_piece_of_a_secret_reaches_a_command_output_or_a_run_report(workspace
     outputs += [p.read_text() for p in (workspace / "runs").glob("*.prom")]  # metrics textfiles
     for output in outputs:
         assert not case.leaks(output), output
+
+
+def test_every_libpq_secret_of_state_url_reaches_the_ledger_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared URL model moves sslpassword out of ``state.url``; the ledger must still send it."""
+    import psycopg
+
+    from sparkjobs.pipeline.workspace import Invocation, Workspace
+
+    config = tmp_path / "state.yml"
+    config.write_text(
+        "state:\n  url: 'postgresql://app@127.0.0.1:1/db?sslpassword=Ssl-S3cr3t-77&sslmode=require'\n"
+        "  password: Pw-S3cr3t-88\n"
+    )
+    seen: dict[str, Any] = {}
+
+    def fake_connect(url: str, **kwargs: Any) -> Any:
+        seen.update(kwargs, url=url)
+        raise psycopg.OperationalError("stop here")
+
+    monkeypatch.setattr(psycopg, "connect", fake_connect)
+    workspace = Workspace.load(Invocation(conf_dir=tmp_path, config_files=(config,), environ={}))
+    ledger = workspace.open_ledger(init=False)
+    with pytest.raises(Exception, match="stop here"):
+        ledger._connect()  # type: ignore[attr-defined]
+    assert seen["sslpassword"] == "Ssl-S3cr3t-77" and seen["password"] == "Pw-S3cr3t-88"
+    assert "S3cr3t" not in seen["url"] and "sslmode=require" in seen["url"]

@@ -15,6 +15,7 @@ types.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,19 +67,23 @@ def open_ledger(
     url: str,
     *,
     pg_schema: str | None = None,
-    password: SecretStr | None = None,
+    secrets: Mapping[str, SecretStr] | None = None,
     base_dir: Path | None = None,
     init: bool = True,
     **kwargs: Any,
 ) -> RunLedger:
-    """The ledger at ``url``; relative SQLite paths are taken from ``base_dir`` (default: cwd)."""
+    """The ledger at ``url``; relative SQLite paths are taken from ``base_dir`` (default: cwd).
+
+    ``secrets``: the libpq secrets kept out of the URL (``password``, ``sslpassword``, …), as
+    :class:`~sparkjobs.pipeline.model.StateSettings` holds them.
+    """
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///") :])
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
         ledger: RunLedger = SQLiteLedger(path, **kwargs)
     elif url.startswith(("postgresql://", "postgres://")):
-        ledger = PostgresLedger(url, schema=pg_schema, password=password, **kwargs)
+        ledger = PostgresLedger(url, schema=pg_schema, secrets=secrets, **kwargs)
     else:
         raise LedgerError(
             f"unsupported state store url {mask_text(url)!r}: expected sqlite:///PATH or postgresql://..."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,14 +23,15 @@ class PostgresLedger(RunLedger):
         url: str,
         *,
         schema: str | None = None,
-        password: SecretStr | None = None,
+        secrets: Mapping[str, SecretStr] | None = None,
         connect_timeout_s: int = 10,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.url = url
         self.schema = schema
-        self._password = password
+        #: libpq secrets kept out of the URL: password, sslpassword, oauth_client_secret
+        self._secrets = dict(secrets or {})
         self.connect_timeout_s = connect_timeout_s
 
     @property
@@ -41,9 +42,7 @@ class PostgresLedger(RunLedger):
         import psycopg
         from psycopg import sql
 
-        extra: dict[str, Any] = {}
-        if self._password is not None:
-            extra["password"] = self._password.get_secret_value()
+        extra: dict[str, Any] = {name: secret.get_secret_value() for name, secret in self._secrets.items()}
         conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout_s, **extra)
         if self.schema:
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
