@@ -110,7 +110,7 @@ def _dry_run(ws: Workspace, plan: RunPlan) -> None:
 
 def _live_display(use_rich: bool) -> Any:
     if use_rich:
-        from sparkjobs.pipeline.progress import RichProgress
+        from sparkjobs.cli.progress import RichProgress
 
         return RichProgress()
     return nullcontext(None)
