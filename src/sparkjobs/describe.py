@@ -57,22 +57,39 @@ def _key(name: str, field: FieldInfo) -> str:
     return name
 
 
-def parameter_rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
-    """(key, type, default, doc) for every field, nested models (optional ones too) flattened with dots."""
+def parameter_rows(
+    model: type[BaseModel], prefix: str = "", instance: BaseModel | None = None
+) -> list[tuple[str, str, str, str]]:
+    """(key, type, default, doc) for every field, nested models (optional ones too) flattened with dots.
+
+    A nested model's defaults are those of the enclosing default (a job's own ``RetryPolicy(...)``
+    from a ``default_factory``), not the nested class's own defaults.
+    """
     rows = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
         key = f"{prefix}{_key(name, field)}"
-        if field.is_required():
-            default = "(required)"
+        value: Any = PydanticUndefined
+        if instance is not None:
+            value = getattr(instance, name)
         elif field.default is not PydanticUndefined:
-            default = _default_text(annotation, field.default)
+            value = field.default
+        elif field.default_factory is not None:
+            try:
+                value = field.get_default(call_default_factory=True, validated_data={})
+            except Exception:  # a factory that needs the other fields: say it is computed
+                value = PydanticUndefined
+        if value is PydanticUndefined:
+            default = "(required)" if field.is_required() else "(computed)"
+        elif isinstance(value, BaseModel):
+            default = f"(see {key}.*)"
         else:
-            default = "(computed)"
+            default = _default_text(annotation, value)
         rows.append((key, _type_name(annotation), default, field.description or ""))
         for alt in alternatives(annotation):
             if isinstance(alt, type) and issubclass(alt, BaseModel):
-                rows.extend(parameter_rows(alt, key + "."))
+                nested = value if isinstance(value, alt) else None
+                rows.extend(parameter_rows(alt, key + ".", nested))
     return rows
 
 

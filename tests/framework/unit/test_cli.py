@@ -417,3 +417,21 @@ def test_run_help_documents_exit_codes_and_env_vars(runner: CliRunner) -> None:
     assert "0 success, 1 the job failed, 2 usage or config error, 130 interrupted" in flat
     assert "SPARKJOBS_ENV" in flat and "SPARKJOBS_CONF_DIR" in flat
     assert "--log-format [auto|json|console] log line format" in flat
+
+
+def test_describe_shows_the_jobs_own_defaults_of_nested_settings() -> None:
+    """A job whose retry default is its own policy shows that policy's values, not RetryPolicy's
+    class defaults (issue 9: describe load_recommendations showed 1 s / 60 s for 2 s / 30 s)."""
+    from pydantic import BaseModel, Field
+
+    from sparkjobs.describe import parameter_rows
+    from sparkjobs.resilience import RetryPolicy
+
+    class LoaderConfig(BaseModel):
+        retry: RetryPolicy = Field(
+            default_factory=lambda: RetryPolicy(max_attempts=3, initial_delay_s=2.0, max_delay_s=30.0)
+        )
+
+    defaults = {key: default for key, _type, default, _doc in parameter_rows(LoaderConfig)}
+    assert defaults["retry.initial_delay_s"] == "2.0" and defaults["retry.max_delay_s"] == "30.0"
+    assert defaults["retry.max_attempts"] == "3" and defaults["retry"] == "(see retry.*)"
