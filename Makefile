@@ -8,7 +8,7 @@ PY      = $(BIN)/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(abspath $(PY))
 
-.PHONY: run test test-fast lint typecheck contracts install install-dev bench clean example image
+.PHONY: run test test-fast lint typecheck contracts install install-dev bench clean example image deploy-test
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (need Python 3.11+; set PYTHON=...)"; exit 2; }
@@ -64,6 +64,12 @@ image: install
 	deploy/test/dockerd.sh start
 	PYTHON=$(abspath $(PY)) deploy/image/build-image.sh; rc=$$?; \
 	  $(if $(KEEP_DOCKERD),true,deploy/test/dockerd.sh stop); exit $$rc
+
+# The deployment test (docs/deployment.md): private dockerd, make image, the local stack, the pipeline
+# inside the containers on a MovieLens slice, the API from the host, a killed API restarted, a
+# per-minute scheduler fire in the ledger; then down -v and dockerd stopped, also on failure.
+deploy-test: install
+	PYTHON=$(abspath $(PY)) deploy/test/deploy_test.sh
 
 clean:
 	rm -rf $(VENV) data/examples runs .pytest_cache .mypy_cache .ruff_cache
