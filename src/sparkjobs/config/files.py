@@ -51,11 +51,12 @@ def _construct_mapping(
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _too_deep(where: str, mark: Any = None) -> ConfigError:
+def _too_deep(where: str, mark: Any = None, *, what: str = "mappings and lists") -> ConfigError:
+    """The one refusal of too deep nesting (YAML marks give line and column)."""
     return ConfigError(
         f"nested deeper than {MAX_DEPTH} levels",
         file=f"{where}:{mark.line + 1}:{mark.column + 1}" if mark is not None else where,
-        expected=f"at most {MAX_DEPTH} levels of mappings and lists",
+        expected=f"at most {MAX_DEPTH} levels of {what}",
     )
 
 
@@ -123,22 +124,14 @@ def _check_json_depth(text: str, where: str) -> None:
         elif char in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                raise ConfigError(
-                    f"nested deeper than {MAX_DEPTH} levels",
-                    file=where,
-                    expected=f"at most {MAX_DEPTH} levels of objects and arrays",
-                )
+                raise _too_deep(where, what="objects and arrays")
         elif char in "]}":
             depth -= 1
 
 
 def _check_depth(data: Any, where: str, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
-        raise ConfigError(
-            f"nested deeper than {MAX_DEPTH} levels",
-            file=where,
-            expected=f"at most {MAX_DEPTH} levels of tables and arrays",
-        )
+        raise _too_deep(where, what="tables and arrays")
     children = data.values() if isinstance(data, dict) else data if isinstance(data, list) else ()
     for child in children:
         _check_depth(child, where, depth + 1)

@@ -48,6 +48,17 @@ def partition_dir(root: str, spec: Mapping[str, Any]) -> str:
     return "/".join([root.rstrip("/"), *parts])
 
 
+def is_data_file(name: str) -> bool:
+    """Spark skips files starting with ``_`` or ``.`` (``_SUCCESS``, ``.crc`` checksums)."""
+    return not name.startswith(("_", "."))
+
+
+def partition_values(dir_names: list[str], column: str) -> list[str]:
+    """The values of the ``column=value`` names among ``dir_names`` (in their order)."""
+    prefix = f"{column}="
+    return [name[len(prefix) :] for name in dir_names if name.startswith(prefix)]
+
+
 class HadoopFileSystem:
     """The few file-system calls the lake needs, on the session's Hadoop configuration."""
 
@@ -84,15 +95,13 @@ class HadoopFileSystem:
             return []
         out = []
         for status in fs.listStatus(jpath):
-            name = str(status.getPath().getName())
-            if status.isFile() and not name.startswith(("_", ".")):
+            if status.isFile() and is_data_file(str(status.getPath().getName())):
                 out.append(str(status.getPath().toString()))
         return sorted(out)
 
     def partitions(self, root: str, column: str) -> list[str]:
         """Values of the ``column=value`` directories directly under ``root`` (sorted)."""
-        prefix = f"{column}="
-        return [name[len(prefix) :] for name in self.list_dirs(root) if name.startswith(prefix)]
+        return partition_values(self.list_dirs(root), column)
 
     def delete(self, path: str) -> bool:
         """Delete ``path`` recursively; False when it did not exist."""
@@ -156,14 +165,11 @@ class LocalFileSystem:
         if not os.path.isdir(path):
             return []
         return sorted(
-            os.path.join(path, e.name)
-            for e in os.scandir(path)
-            if e.is_file() and not e.name.startswith(("_", "."))
+            os.path.join(path, e.name) for e in os.scandir(path) if e.is_file() and is_data_file(e.name)
         )
 
     def partitions(self, root: str, column: str) -> list[str]:
-        prefix = f"{column}="
-        return [name[len(prefix) :] for name in self.list_dirs(root) if name.startswith(prefix)]
+        return partition_values(self.list_dirs(root), column)
 
     def delete(self, path: str) -> bool:
         if os.path.isdir(path):

@@ -109,19 +109,13 @@ class Swap:
             )
             if not fs.exists(new):
                 continue  # moved in by an earlier attempt
-            if fs.exists(live):
-                if fs.exists(old):
-                    fs.delete(old)  # cannot happen in one run; keep the live copy we see now
-                fs.rename(live, old)
+            if _move_aside(fs, live, old):
                 step(f"moved-out:{partition}")
             fs.rename(new, live)
             step(f"moved-in:{partition}")
         for partition in deletes:
             live, old = _join(self.root, partition), _join(self.home, "old", partition)
-            if fs.exists(live):
-                if fs.exists(old):
-                    fs.delete(old)
-                fs.rename(live, old)
+            if _move_aside(fs, live, old):
                 step(f"deleted:{partition}")
         fs.delete(self.home)
         _drop_if_empty(fs, _join(self.root, SWAP_DIR))
@@ -131,6 +125,19 @@ class Swap:
         """Drop the staged data of a transaction that did not reach its commit point."""
         fs.delete(self.home)
         _drop_if_empty(fs, _join(self.root, SWAP_DIR))
+
+
+def _move_aside(fs: SwapFileSystem, live: str, old: str) -> bool:
+    """Rename the live partition into the transaction's ``old/``; False when there is none.
+
+    An ``old`` copy already there cannot come from one run; the live copy seen now is kept.
+    """
+    if not fs.exists(live):
+        return False
+    if fs.exists(old):
+        fs.delete(old)
+    fs.rename(live, old)
+    return True
 
 
 def _drop_if_empty(fs: SwapFileSystem, path: str) -> None:

@@ -61,7 +61,7 @@ def test_a_rebuild_during_the_load_fails_it_and_nothing_is_swapped_in(tmp_path: 
     publication = GoldPublication(LocalFileSystem(), str(gold))
     publication.publish(DAY_A, run_id="build-1", rows={})
     reader = GoldSnapshotReader(str(gold))
-    assert reader.expect_publication(DAY_A) is not None
+    assert json.loads(reader.expect_publication(DAY_A) or "null")["run_id"] == "build-1"
     with RecommendationStore.open(url) as store:
         store.load_snapshot(
             {s.name: reader.source(s, DAY_A) for s in TABLES}, snapshot_date=DAY_A, run_id="x"
