@@ -146,6 +146,15 @@ step sample_into_volume 120 "${dc[@]}" --profile batch run --rm -T --pull never 
 pipeline_run initial_load initial_load "$INITIAL_DATE"
 pipeline_run daily_run incremental "$DAILY_DATE"
 
+# the scheduler maps a fire to today - DEPLOY_TEST_DATE_OFFSET: a fire after midnight UTC would run
+# 2016-10-17 (no data), so near midnight wait for the new day and compute the offset after it
+to_midnight=$((86400 - $(date -u +%s) % 86400))
+if ((to_midnight < 900)); then
+  log "== waiting ${to_midnight}s for midnight UTC (the scheduler's date offset must hold until its fire)"
+  sleep $((to_midnight + 5))
+fi
+DEPLOY_TEST_DATE_OFFSET=$((($(date -u +%s) - $(date -u -d "$DAILY_DATE" +%s)) / 86400))
+log "scheduler date offset $DEPLOY_TEST_DATE_OFFSET (a fire today runs $DAILY_DATE)"
 step api_scheduler_up 300 "${dc[@]}" up -d --wait --wait-timeout 240 --pull never --no-build api scheduler
 api_cid=$("${dc[@]}" ps -q api)
 scheduler_cid=$("${dc[@]}" ps -q scheduler)
@@ -210,6 +219,14 @@ done
 log "containers: $(tr '\n' ';' <"$work/containers.txt")"
 ((unhealthy == 0)) || fail "not every container is healthy"
 
+# the seeds' verification checklist against the running stack (network, services, scripts, cron)
+log "== checklist: deploy/test/stack_checklist.sh against the running stack"
+checklist_rc=0
+EXPECTED_CRON='* * * * *' CHECKLIST_JSON="$work/checklist.json" PYTHON="$py" COMPOSE_BIN="$compose_bin" \
+  timeout -k 10 180 "$here/stack_checklist.sh" "${dc[@]:1}" >"$work/checklist.txt" 2>&1 || checklist_rc=$?
+sed 's/^/   /' "$work/checklist.txt"
+((checklist_rc == 0)) || fail "the checklist failed (exit $checklist_rc)"
+
 "$py" - "$work" "$restarts_before" "$restarts_after" "$scheduler_cid" "${timings[@]}" <<'PY'
 import json, pathlib, sys
 work = pathlib.Path(sys.argv[1])
@@ -222,6 +239,7 @@ result = {
     "scheduler_fire": json.loads((work / "scheduler_fire.json").read_text()),
     "scheduler_container": sys.argv[4],
     "containers": dict(line.rsplit(" ", 1) for line in (work / "containers.txt").read_text().splitlines()),
+    "checklist": json.loads((work / "checklist.json").read_text()),
     "timings_s": timings,
 }
 (work / "result.json").write_text(json.dumps(result, indent=2))
