@@ -127,6 +127,13 @@ class _Collector:
         self.flags[key] = value
 
 
+def is_framework_option(key: str) -> bool:
+    """Whether ``--key`` is read by sparkjobs itself rather than taken as a job parameter."""
+    norm = normalize(key)
+    named = _FLAG_KEYS | _JOB_KEYS | _JSON_KEYS | _SINGLE_KEYS | {"param", "config", "master"}
+    return norm in named
+
+
 def normalize(key: str) -> str:
     """``--has-spark`` and ``--has_spark`` are the same option."""
     return key.replace("-", "_")

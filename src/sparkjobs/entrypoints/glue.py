@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import sys
 
+#: what to do when the script runs where sparkjobs is not installed (also in `sparkjobs render --scripts`)
+INSTALL_HINT = (
+    "add the sparkjobs wheel with --additional-python-modules s3://.../sparkjobs-<version>-py3-none-any.whl"
+)
+
 try:
     from sparkjobs.entrypoints.arguments import Platform
     from sparkjobs.entrypoints.launcher import EntryPoint
 except ImportError as exc:  # run as a Glue script without the package
     if __name__ != "__main__":
         raise
-    sys.exit(
-        f"error: cannot import sparkjobs ({exc}); add the sparkjobs wheel with "
-        "--additional-python-modules s3://.../sparkjobs-<version>-py3-none-any.whl"
-    )
+    sys.exit(f"error: cannot import sparkjobs ({exc}); {INSTALL_HINT}")
 
 #: arguments AWS Glue itself passes or reads (tolerated, never job parameters)
 GLUE_ARGUMENTS = frozenset(
