@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sparkjobs.entrypoints.lifecycle import NO_LIFECYCLE, RunLifecycle
 from sparkjobs.errors import ConfigError, UsageError
 from sparkjobs.executor import RunRequest
 
@@ -61,6 +62,8 @@ class Platform:
     run_id_argument: str | None = None
     #: the SparkSession belongs to the platform and outlives the run (Databricks): never stop it
     keeps_session: bool = False
+    #: what the platform does around a run (Glue: Job.init/commit); by default nothing
+    lifecycle: RunLifecycle = NO_LIFECYCLE
 
 
 @dataclass

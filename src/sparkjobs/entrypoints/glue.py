@@ -14,6 +14,9 @@ need ``awsglue`` — tolerates Glue's own arguments, and takes ``--JOB_RUN_ID`` 
       --env: prod
 
 The job runs in Glue's SparkSession (reused, never given a master); service_provider is ``glue``.
+Where ``awsglue`` is importable, the run is wrapped in Glue's ``Job.init``/``Job.commit`` so that
+``--job-bookmark-option job-bookmark-enable`` works; elsewhere that option is refused
+(:mod:`sparkjobs.entrypoints.glue_job`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ INSTALL_HINT = (
 
 try:
     from sparkjobs.entrypoints.arguments import Platform
+    from sparkjobs.entrypoints.glue_job import GlueJobLifecycle
     from sparkjobs.entrypoints.launcher import EntryPoint
 except ImportError as exc:  # run as a Glue script without the package
     if __name__ != "__main__":
@@ -45,6 +49,8 @@ GLUE_ARGUMENTS = frozenset(
         "TempDir",
         "RedshiftTempDir",
         "job-bookmark-option",
+        "job-bookmark-from",
+        "job-bookmark-to",
         "continuation-option",
         "encryption-type",
         "job-language",
@@ -86,6 +92,7 @@ PLATFORM = Platform(
     command="sparkjobs-glue",
     is_own_argument=is_glue_argument,
     run_id_argument="JOB_RUN_ID",
+    lifecycle=GlueJobLifecycle(),
 )
 
 

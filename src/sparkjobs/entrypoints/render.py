@@ -9,7 +9,7 @@ target             rendered as
 =================  ===============================================================================
 ``spark-submit``   argv: ``spark-submit <main file> --job JOB ...`` (spark options go before the file)
 ``container``      argv: ``sparkjobs-container --job JOB ...``
-``glue``           the ``--arguments`` object of ``aws glue start-job-run`` (``{"--job": "JOB", ...}``)
+``glue``           ``aws glue start-job-run --arguments``: ``{"--module_name": "JOB", ...}``
 ``databricks``     a job task: ``python_wheel_task`` (default) or ``spark_python_task``
 =================  ===============================================================================
 
@@ -87,10 +87,10 @@ class Rendered:
 
 
 def _run_options(
-    request: RunRequest, service_provider: str | None, log_format: str | None
+    request: RunRequest, service_provider: str | None, log_format: str | None, job_flag: str
 ) -> list[tuple[str, str]]:
     """The framework options of ``request`` as ``(flag, value)`` pairs, in a fixed order."""
-    pairs: list[tuple[str, str]] = [("--job", request.job)]
+    pairs: list[tuple[str, str]] = [(job_flag, request.job)]
     if request.env is not None:
         pairs.append(("--env", request.env))
     if request.conf_dir is not None:
@@ -191,7 +191,10 @@ def render(
         raise UsageError(
             f"unknown Databricks task {databricks_task!r}; choose one of: {', '.join(DATABRICKS_TASKS)}"
         )
-    pairs = _run_options(request, service_provider, log_format)
+    # on Glue --module_name: a script's own getResolvedOptions (argparse) would take --job for an
+    # abbreviation of --job-bookmark-option
+    job_flag = "--module_name" if target == "glue" else "--job"
+    pairs = _run_options(request, service_provider, log_format, job_flag)
     if target == "glue":
         return Rendered(target, document=_glue_arguments(pairs, request.params, platform))
     tokens = _tokens([*pairs, *_param_pairs(request.params)])

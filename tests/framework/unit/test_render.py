@@ -148,7 +148,7 @@ def test_render_round_trips_through_the_entry_points_parser(conf: Path, target: 
 def test_glue_arguments_are_the_start_job_run_object(conf: Path) -> None:
     doc = render("glue", _request(conf)).document
     assert doc == {
-        "--job": "acme.jobs.typed",
+        "--module_name": "acme.jobs.typed",
         "--env": "staging",
         "--conf_dir": str(conf),
         "--config": str(conf.parent / "extra.yml"),
@@ -231,7 +231,7 @@ def test_cli_render_prints_each_target(conf: Path) -> None:
     code, out, err = _cli("render", *common, "--target", "glue")
     assert code == 0, err
     assert json.loads(out) == {
-        "--job": "acme.jobs.typed",
+        "--module_name": "acme.jobs.typed",
         "--conf_dir": str(conf),
         "--has_spark": "false",
         "--rows": "5",
