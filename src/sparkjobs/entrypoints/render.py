@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,18 +216,20 @@ def render(
 
 
 # -- the seeds' script layout -----------------------------------------------------------------------
-_SCRIPT_TEMPLATE = '''"""{title}: the seeds' scripts/{folder}/{name}, written by `sparkjobs render --scripts`.
+_SCRIPT_TEMPLATE = '''"""{title}, written by `sparkjobs render --scripts`.
 
-A thin file for deployments that run a script rather than a console script. Parsing, validation and
-the run are sparkjobs.entrypoints.{module}'s (the same as `{command}`); regenerate the file with
-`sparkjobs render --scripts DIR` rather than editing it.
-
+The seeds' scripts/{folder}/{name}: a thin file for deployments that run a script rather than
+a console script. Parsing, validation and the run are sparkjobs.entrypoints.{module}'s, as for
+    {command}
+Regenerate it with `sparkjobs render --scripts DIR` rather than editing it. Example:
     {example}
 """
 
 import sys
 
-INSTALL_HINT = {hint!r}
+INSTALL_HINT = (
+{hint}
+)
 
 try:
     from sparkjobs.entrypoints.{module} import ENTRY_POINT
@@ -239,11 +242,8 @@ if __name__ == "__main__":
 
 _SCRIPT_FACTS: Mapping[str, tuple[str, str]] = {
     "container": ("Container / local entry script", "python {path} --job hello_spark --rows 1000"),
-    "databricks": (
-        "Databricks spark_python_task file",
-        '"spark_python_task": {{"python_file": "{path}", ...}}',
-    ),
-    "glue": ("AWS Glue job script", "Glue job ScriptLocation: s3://bucket/{path}"),
+    "databricks": ("Databricks spark_python_task file", '"spark_python_task": {{"python_file": "{path}"}}'),
+    "glue": ("AWS Glue job script", "ScriptLocation: s3://bucket/{path}"),
     "spark-submit": (
         "spark-submit main file",
         "spark-submit --master spark://host:7077 {path} --job hello_spark",
@@ -252,11 +252,12 @@ _SCRIPT_FACTS: Mapping[str, tuple[str, str]] = {
 
 
 def script_text(target: str) -> str:
-    """The ``generic_entry.py`` of ``target``."""
+    """The ``generic_entry.py`` of ``target`` (lines within 100 characters)."""
     platform = platform_of(target)
     module = ENTRY_MODULES[target]
     folder = SCRIPT_FOLDERS[target]
     title, example = _SCRIPT_FACTS[target]
+    chunks = textwrap.wrap(module.INSTALL_HINT, 80, drop_whitespace=False)
     return _SCRIPT_TEMPLATE.format(
         title=title,
         folder=folder,
@@ -264,7 +265,7 @@ def script_text(target: str) -> str:
         module=module.__name__.rsplit(".", 1)[-1],
         command=platform.command,
         example=example.format(path=f"scripts/{folder}/{SCRIPT_NAME}"),
-        hint=module.INSTALL_HINT,
+        hint="\n".join(f"    {json.dumps(chunk)}" for chunk in chunks),
     )
 
 

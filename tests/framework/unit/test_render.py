@@ -333,3 +333,15 @@ def test_each_generated_script_parses_through_its_platform(tmp_path: Path, targe
     proc = _python([str(script), "--help"], tmp_path, isolated=True)
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: cannot import sparkjobs (No module named 'sparkjobs'); ")
+
+
+def test_generated_scripts_pass_the_project_linter(tmp_path: Path) -> None:
+    """Users keep the files in their repositories: they lint clean with this project's ruff rules."""
+    pytest.importorskip("ruff")
+    write_scripts(tmp_path / "scripts")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--config", str(ROOT / "pyproject.toml"), "--no-cache",
+         str(tmp_path / "scripts")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
