@@ -140,6 +140,12 @@ def _param_pairs(params: Sequence[str]) -> list[tuple[str, str]]:
 def _glue_arguments(
     pairs: Sequence[tuple[str, str]], params: Sequence[str], platform: Platform
 ) -> dict[str, str]:
+    for flag, value in pairs:
+        if value.startswith("--"):
+            raise UsageError(
+                f"{flag} {value!r} cannot be a Glue argument: Glue passes the value as a token of its "
+                "own, which the entry point would read as an option"
+            )
     args = dict(pairs)
     for text in params:
         key, sep, value = text.partition("=")

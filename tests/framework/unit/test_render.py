@@ -213,6 +213,11 @@ def test_glue_refuses_a_parameter_it_cannot_carry(param: str, why: str) -> None:
     assert "pass it inside --json instead" in str(info.value)
 
 
+def test_glue_refuses_an_option_value_that_reads_as_an_option() -> None:
+    with pytest.raises(UsageError, match=r"--run_id '--r1' cannot be a Glue argument"):
+        render("glue", RunRequest(job="acme.jobs.typed", run_id="--r1"))
+
+
 def test_a_provider_outside_the_target_is_refused() -> None:
     with pytest.raises(UsageError, match=r"'emr' is not valid for --target glue; choose one of: glue"):
         render("glue", RunRequest(job="j"), service_provider="emr")
