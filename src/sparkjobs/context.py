@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 RESERVED_KWARGS = frozenset(
     {"context", "service_provider", "has_spark", "env", "event_date", "run_id", "partitions", "salt"}
 )
+#: what the executor passes to ``main(**kwargs)`` next to ``context`` (the seeds' entry points add
+#: them to the job parameters, and hand-written seed-style modules read ``kwargs["has_spark"]``)
+PLATFORM_KWARGS = ("has_spark", "service_provider")
 
 
 def yesterday_utc(now: datetime | None = None) -> date:
@@ -110,6 +113,10 @@ class JobContext:
             app_suffix=self.job_name,
             has_spark=self.has_spark,
         )
+
+    def platform_kwargs(self) -> dict[str, Any]:
+        """``has_spark`` and ``service_provider`` of this run, as ``main(**kwargs)`` receives them."""
+        return {"has_spark": self.has_spark, "service_provider": self.service_provider}
 
     @property
     def spark(self) -> SparkSession:

@@ -22,7 +22,7 @@ from sparkjobs.config.secrets import mask
 from sparkjobs.config.tree import Path_, iter_leaves, join_key, nest, split_key
 from sparkjobs.config.validate import validate_model
 from sparkjobs.config.workspace import ConfigWorkspace
-from sparkjobs.context import JobContext, new_run_id, parse_event_date
+from sparkjobs.context import PLATFORM_KWARGS, JobContext, new_run_id, parse_event_date
 from sparkjobs.errors import ConfigError, JobContractError, JobFailedError, SparkJobsError, UsageError
 from sparkjobs.observability.tracing import Tracing
 from sparkjobs.registry import JobSpec, resolve
@@ -61,11 +61,17 @@ class RunRequest:
 class PreparedRun:
     spec: JobSpec
     context: JobContext
-    params: dict[str, Any]  # what main(**kwargs) receives besides the context
+    params: dict[str, Any]  # the job's parameters (main_kwargs adds has_spark, service_provider, context)
     config: Any  # validated model instance or dict
     layered: LayeredConfig
     job_sources: dict[Path_, str]
     shares_session: bool = False
+
+    @property
+    def main_kwargs(self) -> dict[str, Any]:
+        """What ``main(**kwargs)`` receives: the job's parameters, ``has_spark``, ``service_provider``
+        (hand-written seed-style modules read them from kwargs) and ``context``."""
+        return {**self.params, **self.context.platform_kwargs(), "context": self.context}
 
     def plan(self) -> dict[str, Any]:
         """The resolved plan ``--dry-run`` prints (secrets masked)."""
@@ -172,6 +178,7 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
     # validated config so that make_main's factory uses it instead of validating a second time
     job_kwargs = getattr(factory, "job_kwargs", None)
     params = job_kwargs(config) if callable(job_kwargs) else dict(config)
+    _check_platform_params(spec, params, request)
     context = JobContext(
         job_name=spec.config_name,
         run_id=request.run_id or new_run_id(),
@@ -188,12 +195,27 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
     return PreparedRun(spec, context, params, config, layered, job_sources, request.session is not None)
 
 
+def _check_platform_params(spec: JobSpec, params: Mapping[str, Any], request: RunRequest) -> None:
+    """A job parameter named ``has_spark``/``service_provider`` must agree with the run's own value,
+    since ``main(**kwargs)`` receives one value under that name."""
+    run_values = {"has_spark": request.has_spark, "service_provider": request.service_provider}
+    for key in PLATFORM_KWARGS:
+        if key in params and params[key] != run_values[key]:
+            raise UsageError(
+                f"job {spec.name!r} has a parameter {key}={params[key]!r}, but this run has "
+                f"{key}={run_values[key]!r}; main(**kwargs) receives one {key}: drop it from "
+                f"jobs.{spec.config_name} or run with the same value"
+            )
+
+
 def execute(prepared: PreparedRun) -> Any:
-    """Call the module's ``main(**params, context=...)``; wrap job errors in :class:`JobFailedError`."""
+    """Call the module's ``main(**params, has_spark=..., service_provider=..., context=...)``.
+
+    Job errors are wrapped in :class:`JobFailedError`."""
     ctx = prepared.context
     try:
         with ctx.observer.observe_run(prepared.config):  # outermost: exports even for a hand-written main
-            return prepared.spec.main(**prepared.params, context=ctx)
+            return prepared.spec.main(**prepared.main_kwargs)
     except SparkJobsError as exc:
         if exc.exit_code == 2 or isinstance(exc, JobFailedError):
             raise

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.tree import Path_
 from sparkjobs.config.validate import validate_model
-from sparkjobs.context import RESERVED_KWARGS, JobContext
+from sparkjobs.context import PLATFORM_KWARGS, RESERVED_KWARGS, JobContext
 from sparkjobs.errors import JobContractError
 from sparkjobs.job import AbstractJob
 from sparkjobs.metadata import JobMetadata
@@ -125,7 +125,9 @@ class AbstractJobFactory(ABC, Generic[C]):
         """Validate → build the context → ``create_job(**params)`` → ``job.run(**params)``.
 
         Called with a ``context`` (by the executor, or a caller who built one), every other kwarg is
-        a job parameter. Called seeds-style without one, the reserved kwargs (``env``, ``has_spark``,
+        a job parameter, except ``has_spark`` and ``service_provider`` (the executor passes them for
+        hand-written seed-style modules; the context carries them) unless the model declares them.
+        Called seeds-style without one, the reserved kwargs (``env``, ``has_spark``,
         ``event_date``, ``partitions`` ...) build the context; one that the config model also
         declares is given to the model as well, so it is never dropped.
         """
@@ -133,10 +135,9 @@ class AbstractJobFactory(ABC, Generic[C]):
         owns_context = context is None
         if context is None:
             context = JobContext.from_kwargs(self.name(), kwargs)
-            keys = self._model_keys()
-            params = {k: v for k, v in kwargs.items() if k not in RESERVED_KWARGS or k in keys}
-        else:
-            params = kwargs
+        reserved = RESERVED_KWARGS if owns_context else PLATFORM_KWARGS
+        keys = self._model_keys()
+        params = {k: v for k, v in kwargs.items() if k not in reserved or k in keys}
         self._context = context
         self._config = self._validated(context, params)
         job_kwargs = self.job_kwargs(self._config)

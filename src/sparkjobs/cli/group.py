@@ -17,6 +17,10 @@ from sparkjobs.errors import SparkJobsError
 #: name → ("module:attribute", short help shown without importing the module)
 LAZY_SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pipeline": ("sparkjobs.cli.pipeline:pipeline_group", "Run, resume, backfill and inspect pipelines."),
+    "render": (
+        "sparkjobs.cli.targets:render_command",
+        "Print a run as a platform's arguments (argv, Glue, Databricks); write scripts/.",
+    ),
     "schedule": ("sparkjobs.cli.schedule:schedule_command", "Run a pipeline on its cron schedule."),
     "serve": ("sparkjobs.cli.serve:serve_command", "Serve a registered HTTP service (e.g. recommendations)."),
 }

@@ -62,6 +62,28 @@ def config_options(func: Any) -> Any:
     return func
 
 
+def run_options(func: Any) -> Any:
+    """What one run is, besides its config: ``--partitions``, ``--salt``, ``--has-spark``, ``--event-date``,
+    ``--dry-run`` and ``--run-id`` (``sparkjobs run`` and ``sparkjobs render``)."""
+    options = (  # shown in this order in --help
+        click.option(
+            "--partitions", type=int, default=None, help="spark.sql.shuffle.partitions for this run"
+        ),
+        click.option("--salt", type=int, default=None, help="salt bucket count for salted joins"),
+        click.option(
+            "--has-spark/--no-spark", "has_spark", default=True, help="whether the run may use Spark"
+        ),
+        click.option(
+            "--event-date", default=None, metavar="YYYY-MM-DD", help="logical date (default: yesterday, UTC)"
+        ),
+        click.option("--dry-run", is_flag=True, help="validate and print the resolved plan; touch nothing"),
+        click.option("--run-id", default=None, help="use this run id instead of a generated one"),
+    )
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def service_provider_option(func: Any) -> Any:
     return click.option(
         "--service-provider", default="local", help="where this runs: local, container, emr, ..."

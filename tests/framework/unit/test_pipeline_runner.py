@@ -159,8 +159,9 @@ def test_mode_is_not_passed_to_a_job_whose_config_has_no_mode(
         D1, mode="initial_load"
     )
     assert outcome.ok
-    assert json.loads(out.read_text()) == ["out"]
-    assert outcome.steps[0].result == {"keys": ["out"], "date": "2024-03-01"}
+    keys = ["has_spark", "out", "service_provider"]  # no "mode"; the platform kwargs of seed 002 are there
+    assert json.loads(out.read_text()) == keys
+    assert outcome.steps[0].result == {"keys": keys, "date": "2024-03-01"}
 
 
 # -- retries ---------------------------------------------------------------------------------------
