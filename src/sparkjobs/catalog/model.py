@@ -142,7 +142,12 @@ def load_catalog(layered: LayeredConfig, values: Mapping[str, Any] | None = None
         if values is not None:
             data = render_tree(data, values, sources=entry_sources, prefix=prefix)
         data = type_raw_values(DatasetSpec, data, {p[1:] for p in raw if p[0] == name})
-        out[name] = validate_model(
-            DatasetSpec, data, sources=entry_sources, prefix=prefix, what=f"catalog entry {name!r}"
-        )
+        try:
+            out[name] = validate_model(
+                DatasetSpec, data, sources=entry_sources, prefix=prefix, what=f"catalog entry {name!r}"
+            )
+        except ConfigError as exc:
+            if exc.file in (None, "default"):  # a missing key, or one the shorthand expanded: the entry's file
+                exc.file = next(iter(entry_sources.values()), exc.file)
+            raise
     return out
