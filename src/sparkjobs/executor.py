@@ -355,7 +355,7 @@ def show_config(request: RunRequest, environ: Mapping[str, str] | None = None) -
         if entry is None:
             continue
         for path, value in iter_leaves(
-            mask(entry.model_dump(mode="json", by_alias=True, exclude_defaults=True))
+            mask(entry.model_dump(mode="json", by_alias=True, exclude_unset=True))
         ):
             key = ("catalog", name, *path)
             rows.append((join_key(key), value, prepared.layered.source_of(key)))

@@ -147,7 +147,10 @@ def load_catalog(layered: LayeredConfig, values: Mapping[str, Any] | None = None
                 DatasetSpec, data, sources=entry_sources, prefix=prefix, what=f"catalog entry {name!r}"
             )
         except ConfigError as exc:
-            if exc.file in (None, "default"):  # a missing key, or one the shorthand expanded: the entry's file
+            if exc.file in (
+                None,
+                "default",
+            ):  # a missing key, or one the shorthand expanded: the entry's file
                 exc.file = next(iter(entry_sources.values()), exc.file)
             raise
     return out
