@@ -12,7 +12,6 @@ from sparkjobs.config.layers import load_layers
 from sparkjobs.errors import ConfigError
 from sparkjobs.pipeline.dag import check_dependencies, downstream_of, find_cycle, topological_order
 from sparkjobs.pipeline.errors import PipelineNotFoundError
-from sparkjobs.pipeline.workspace import Invocation, Workspace
 from sparkjobs.pipeline.model import (
     DEFAULT_STEP_RETRY,
     PipelineSpec,
@@ -22,6 +21,7 @@ from sparkjobs.pipeline.model import (
     load_pipeline,
     load_state_settings,
 )
+from sparkjobs.pipeline.workspace import Invocation, Workspace
 
 ROOT = Path(__file__).resolve().parents[3]
 
