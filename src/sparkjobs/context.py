@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sparkjobs.catalog import DataCatalog, DatasetSpec, DatasetUse
 from sparkjobs.errors import UsageError
 from sparkjobs.observability.logging import ContextAdapter, job_logger
 from sparkjobs.observability.metrics import RunMetrics
@@ -71,7 +72,10 @@ def _positive_int(name: str, value: Any) -> int:
 
 @dataclass
 class JobContext:
-    """run_id, env, service_provider, has_spark, the logical date, settings, logger, metrics, Spark."""
+    """run_id, env, service_provider, has_spark, the logical date, settings, logger, metrics, Spark.
+
+    ``catalog`` loads and saves the datasets the job declares (see :mod:`sparkjobs.catalog`).
+    """
 
     job_name: str
     run_id: str = field(default_factory=new_run_id)
@@ -89,7 +93,11 @@ class JobContext:
     tracing: Tracing | None = None
     #: the job's config as the executor validated it; a factory reuses it instead of validating twice
     config: Any = None
+    #: the run's catalog entries (placeholders rendered) and the datasets the job declares
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    dataset_use: DatasetUse = field(default_factory=DatasetUse)
     observer: RunObserver = field(init=False)
+    catalog: DataCatalog = field(init=False)
 
     def __post_init__(self) -> None:
         self.logger = job_logger(self.job_name, self.run_id, self.env, event_date=self.event_date.isoformat())
@@ -105,13 +113,15 @@ class JobContext:
             tracing=self.tracing,
             logger=self.logger,
         )
-        if self.session is not None:  # injected: e.g. one session shared by a pipeline's steps
-            return
-        self.session = SessionProvider(
-            self.settings.spark,
-            service_provider=self.service_provider,
-            app_suffix=self.job_name,
-            has_spark=self.has_spark,
+        if self.session is None:  # else injected: e.g. one session shared by a pipeline's steps
+            self.session = SessionProvider(
+                self.settings.spark,
+                service_provider=self.service_provider,
+                app_suffix=self.job_name,
+                has_spark=self.has_spark,
+            )
+        self.catalog = DataCatalog(
+            self.datasets, use=self.dataset_use, job=self.job_name, spark=self.session.get
         )
 
     def platform_kwargs(self) -> dict[str, Any]:

@@ -15,12 +15,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from sparkjobs.catalog import DatasetSpec, DatasetUse, load_catalog
 from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.files import parse_json_text
-from sparkjobs.config.layers import LayeredConfig
+from sparkjobs.config.layers import DEFAULT_SOURCE, LayeredConfig
 from sparkjobs.config.secrets import mask
+from sparkjobs.config.templates import WINDOW_KEY, render_tree, template_vars, window_days_of
 from sparkjobs.config.tree import Path_, iter_leaves, join_key, nest, split_key
-from sparkjobs.config.validate import validate_model
+from sparkjobs.config.validate import is_secret_location, validate_model
 from sparkjobs.config.workspace import ConfigWorkspace
 from sparkjobs.context import PLATFORM_KWARGS, JobContext, new_run_id, parse_event_date
 from sparkjobs.errors import ConfigError, JobContractError, JobFailedError, SparkJobsError, UsageError
@@ -30,7 +32,7 @@ from sparkjobs.settings import Settings
 from sparkjobs.spark.session import SessionProvider
 from sparkjobs.spark.settings import MAX_PARTITIONS, MAX_SALT_BUCKETS
 
-OWN_MODEL_SECTIONS = frozenset({"jobs", "pipelines", "services"})
+OWN_MODEL_SECTIONS = frozenset({"jobs", "pipelines", "services", "catalog"})
 
 
 @dataclass
@@ -66,6 +68,22 @@ class PreparedRun:
     layered: LayeredConfig
     job_sources: dict[Path_, str]
     shares_session: bool = False
+    #: the placeholders' values for this run, and ``path → template`` of the job's rendered keys
+    template_values: dict[str, Any] = field(default_factory=dict)
+    rendered: dict[Path_, str] = field(default_factory=dict)
+
+    def dataset_rows(self) -> dict[str, dict[str, Any]]:
+        """The declared datasets, rendered: ``{name: {"use": "input"|"output", "path", "format"}}``."""
+        use = self.context.dataset_use
+        roles = dict.fromkeys(use.inputs, "input")
+        for name in use.outputs:
+            roles[name] = "input+output" if name in roles else "output"
+        rows: dict[str, dict[str, Any]] = {}
+        for name, role in roles.items():
+            entry = self.context.datasets.get(name)
+            where = {"path": entry.path, "format": entry.format} if entry else {"path": None}
+            rows[name] = {"use": role, **where}
+        return rows
 
     @property
     def main_kwargs(self) -> dict[str, Any]:
@@ -87,6 +105,10 @@ class PreparedRun:
             else {},
             "salt_buckets": settings.spark.salt_buckets,
             "params": mask(cfg),
+            "templates": {
+                k: v.isoformat() if isinstance(v, date) else v for k, v in self.template_values.items()
+            },
+            "datasets": mask(self.dataset_rows()),
         }
 
 
@@ -164,11 +186,87 @@ def _load(
     return spec, workspace, layered
 
 
+def _window_days(spec: JobSpec, job_tree: Mapping[str, Any], sources: Mapping[Path_, str]) -> int | None:
+    """The job's ``window_days`` (its config, else its model's default), which defines ``{window_*}``."""
+    value = job_tree.get(WINDOW_KEY)
+    if value is None:
+        model = spec.config_model
+        info = model.model_fields.get(WINDOW_KEY) if model is not None else None
+        value = info.default if info is not None and isinstance(info.default, int) else None
+    key = join_key(("jobs", spec.config_name, WINDOW_KEY))
+    return window_days_of(value, key=key, file=sources.get((WINDOW_KEY,), DEFAULT_SOURCE))
+
+
+def _bind_dataset_paths(
+    spec: JobSpec,
+    use: DatasetUse,
+    datasets: Mapping[str, DatasetSpec],
+    job_tree: dict[str, Any],
+    job_sources: dict[Path_, str],
+    layered: LayeredConfig,
+) -> None:
+    """A parameter bound to a dataset (``inputs = {"raw_path": "raw_events"}``) defaults to its path.
+
+    A value set in any config layer wins. A dataset missing from the catalog is an error when the
+    catalog defines others (a typo) or the parameter has no default; with no catalog at all the
+    model's default stands.
+    """
+    model = spec.config_model
+    for param, dataset in use.bindings.items():
+        if param in job_tree:
+            continue
+        entry = datasets.get(dataset)
+        if entry is None:
+            info = model.model_fields.get(param) if model is not None else None
+            if not datasets and info is not None and not info.is_required():
+                continue
+            raise ConfigError(
+                f"job {spec.config_name!r} takes parameter {param!r} from dataset {dataset!r}, "
+                "which the catalog does not define",
+                key=f"catalog.{dataset}",
+                expected=f"an entry with path and format under catalog: (conf/base/catalog.yml), or "
+                f"jobs.{spec.config_name}.{param} set; defined datasets: {sorted(datasets) or '(none)'}",
+            )
+        job_tree[param] = entry.path
+        origin = layered.source_of(("catalog", dataset, "path"))
+        job_sources[(param,)] = f"catalog.{dataset}.path ({origin})"
+
+
 def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> PreparedRun:
-    """Everything up to (not including) running the job; raises usage/config errors only."""
+    """Everything up to (not including) running the job; raises usage/config errors only.
+
+    The job's parameters and the catalog are rendered (``{event_date}`` ...: see
+    :mod:`sparkjobs.config.templates`) before the job's model validates them.
+    """
     spec, workspace, layered = _load(request, environ)
     settings = resolve_settings(layered, request)
-    job_tree, job_sources, job_raw = layered.section(("jobs", spec.config_name))
+    prefix: Path_ = ("jobs", spec.config_name)
+    job_tree, job_sources, job_raw = layered.section(prefix)
+    run_id = request.run_id or new_run_id()
+    event_date = parse_event_date(request.event_date)
+    values = template_vars(
+        event_date=event_date,
+        run_id=run_id,
+        env=workspace.env,
+        job=spec.config_name,
+        window_days=_window_days(spec, job_tree, job_sources),
+    )
+    # text from --param and SPARKJOBS__* is typed first: "[a, {b: 1}]" is YAML, not a placeholder
+    model = spec.config_model
+    job_tree = type_raw_values(model, copy.deepcopy(job_tree), job_raw)
+    job_raw = set()
+    rendered: dict[Path_, str] = {}
+    job_tree = render_tree(
+        job_tree,
+        values,
+        sources=job_sources,
+        prefix=prefix,
+        rendered=rendered,
+        skip=(lambda path: is_secret_location(model, path)) if model is not None else None,
+    )
+    datasets = load_catalog(layered, values)
+    use = spec.datasets
+    _bind_dataset_paths(spec, use, datasets, job_tree, job_sources, layered)
     factory = spec.factory
     if factory is not None and hasattr(factory, "validate_config"):
         config = factory.validate_config(job_tree, sources=job_sources, raw_paths=job_raw)
@@ -181,18 +279,30 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
     _check_platform_params(spec, params, request)
     context = JobContext(
         job_name=spec.config_name,
-        run_id=request.run_id or new_run_id(),
+        run_id=run_id,
         env=workspace.env,
         service_provider=request.service_provider,
         has_spark=request.has_spark,
-        event_date=parse_event_date(request.event_date),
+        event_date=event_date,
         settings=settings,
         dry_run=request.dry_run,
         session=request.session,  # type: ignore[arg-type]
         tracing=request.tracing,
         config=config,
+        datasets=datasets,
+        dataset_use=use,
     )
-    return PreparedRun(spec, context, params, config, layered, job_sources, request.session is not None)
+    return PreparedRun(
+        spec,
+        context,
+        params,
+        config,
+        layered,
+        job_sources,
+        request.session is not None,
+        template_values=values,
+        rendered=rendered,
+    )
 
 
 def _check_platform_params(spec: JobSpec, params: Mapping[str, Any], request: RunRequest) -> None:
@@ -257,8 +367,21 @@ def show_config(request: RunRequest, environ: Mapping[str, str] | None = None) -
     job_plain = mask(cfg.model_dump(mode="json") if isinstance(cfg, BaseModel) else cfg)
     prefix: Path_ = ("jobs", prepared.spec.config_name)
     for path, value in iter_leaves(job_plain):
-        rows.append((join_key(prefix + path), value, prepared.layered.source_of(prefix + path)))
-    settings = prepared.context.settings.model_dump(mode="json", exclude={"jobs", "pipelines", "services"})
+        source = prepared.job_sources.get(path, DEFAULT_SOURCE)
+        template = prepared.rendered.get(path)
+        rows.append(
+            (join_key(prefix + path), value, source + (f"; rendered from {template!r}" if template else ""))
+        )
+    for name in prepared.dataset_rows():
+        entry = prepared.context.datasets.get(name)
+        if entry is None:
+            continue
+        for path, value in iter_leaves(
+            mask(entry.model_dump(mode="json", by_alias=True, exclude_unset=True))
+        ):
+            key = ("catalog", name, *path)
+            rows.append((join_key(key), value, prepared.layered.source_of(key)))
+    settings = prepared.context.settings.model_dump(mode="json", exclude=set(OWN_MODEL_SECTIONS))
     for path, value in iter_leaves(mask(settings)):
         rows.append((join_key(path), value, prepared.layered.source_of(path)))
     return rows

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from sparkjobs.catalog import DataCatalog
 from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.tree import Path_
 from sparkjobs.config.validate import validate_model
@@ -28,13 +29,17 @@ class AbstractJobFactory(ABC, Generic[C]):
     its parameters through unchanged.
 
     Inside :meth:`create_job`, ``self.context``, ``self.config``, ``self.spark`` (built lazily by
-    the session factory), ``self.metrics`` and ``self.logger`` are ready to inject.
+    the session factory), ``self.metrics``, ``self.logger`` and ``self.catalog`` (the datasets named
+    in :attr:`inputs` / :attr:`outputs`) are ready to inject.
     """
 
     config_model: ClassVar[type[BaseModel] | None] = None
     metadata: ClassVar[JobMetadata] = JobMetadata()
     #: the name used under ``jobs:`` in config and in metrics; defaults to the module's last part
     job_name: ClassVar[str | None] = None
+    #: datasets the job reads / writes: names, or ``{parameter: dataset}`` (see sparkjobs.catalog.declare)
+    inputs: ClassVar[Sequence[str] | Mapping[str, str]] = ()
+    outputs: ClassVar[Sequence[str] | Mapping[str, str]] = ()
 
     def __init__(self, **_ignored: Any) -> None:
         # The seeds construct factories as ``Factory(**kwargs)``; parameters are taken by run().
@@ -63,6 +68,11 @@ class AbstractJobFactory(ABC, Generic[C]):
     @property
     def logger(self) -> Any:
         return self.context.logger
+
+    @property
+    def catalog(self) -> DataCatalog:
+        """``load(name)`` / ``save(df, name)`` for the datasets in :attr:`inputs` / :attr:`outputs`."""
+        return self.context.catalog
 
     # -- contract -------------------------------------------------------------------------------
     @classmethod

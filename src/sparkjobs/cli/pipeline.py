@@ -283,14 +283,22 @@ def runs_show(ws: Workspace, run_id: str, fmt: str) -> None:
     "--run", "run_id", default=None, metavar="RUN_ID", help="colour the steps by this run's statuses"
 )
 @click.option("--fence", is_flag=True, help="wrap in a ```mermaid code fence for Markdown")
-def graph_command(ws: Workspace, name: str, direction: str, run_id: str | None, fence: bool) -> None:
+@click.option(
+    "--datasets/--no-datasets",
+    default=True,
+    show_default=True,
+    help="draw the catalog datasets the steps read and write",
+)
+def graph_command(
+    ws: Workspace, name: str, direction: str, run_id: str | None, fence: bool, datasets: bool
+) -> None:
     """Print the DAG of pipeline NAME as Mermaid text (paste it into docs)."""
     spec = ws.pipeline(name)
     statuses = None
     if run_id:
         run = ws.open_ledger().get_run(run_id)
         statuses = {s.step: s.status for s in run.steps}
-    text = spec.mermaid(statuses=statuses, direction=direction)
+    text = spec.mermaid(statuses=statuses, direction=direction, datasets=datasets)
     click.echo(f"```mermaid\n{text}```" if fence else text, nl=False)
     if fence:
         click.echo()

@@ -87,6 +87,7 @@ class StepPlanner:
                 {
                     "step": step.name,
                     "depends_on": self.pipeline.steps[step.name].depends_on,
+                    "runs_after": self.pipeline.dependencies[step.name],
                     "retry": step.retry.model_dump(mode="json"),
                     "timeout_s": step.timeout_s,
                     **step.prepared.plan(),

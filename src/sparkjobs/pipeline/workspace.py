@@ -8,23 +8,26 @@ prepared by :func:`sparkjobs.executor.prepare` with the same environment and fil
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sparkjobs.catalog import catalog_names
 from sparkjobs.config.layers import LayeredConfig
 from sparkjobs.config.workspace import ConfigWorkspace, resolve_env
-from sparkjobs.errors import ConfigError
+from sparkjobs.errors import ConfigError, SparkJobsError
 from sparkjobs.executor import RunRequest, resolve_settings
 from sparkjobs.pipeline.ledger import RunLedger, open_ledger
 from sparkjobs.pipeline.model import (
     PipelineSpec,
     StateSettings,
-    iter_pipelines,
     load_pipeline,
     load_state_settings,
+    pipeline_names,
 )
+from sparkjobs.registry import resolve
 from sparkjobs.settings import Settings
 
 
@@ -66,6 +69,7 @@ class Workspace:
     invocation: Invocation
     layered: LayeredConfig
     settings: Settings
+    _datasets: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, invocation: Invocation) -> Workspace:
@@ -78,10 +82,54 @@ class Workspace:
         return self.invocation.resolved_env()
 
     def pipeline(self, name: str) -> PipelineSpec:
-        return load_pipeline(self.layered, name)
+        """``pipelines.<name>``, each step reading and writing what its job declares."""
+        spec = load_pipeline(self.layered, name, datasets_of=self._job_datasets)
+        self._check_dataset_names(spec)
+        return spec
 
     def pipelines(self) -> list[tuple[str, PipelineSpec | ConfigError]]:
-        return list(iter_pipelines(self.layered))
+        out: list[tuple[str, PipelineSpec | ConfigError]] = []
+        for name in pipeline_names(self.layered):
+            try:
+                out.append((name, self.pipeline(name)))
+            except ConfigError as exc:
+                out.append((name, exc))
+        return out
+
+    def _job_datasets(self, job: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """A job's declared datasets; a job that cannot be found declares none here (running the
+        step reports it), a malformed declaration is an error."""
+        if job not in self._datasets:
+            try:
+                spec = resolve(job)
+                spec.load()
+            except SparkJobsError:
+                self._datasets[job] = ((), ())
+            else:
+                use = spec.datasets
+                self._datasets[job] = (use.inputs, use.outputs)
+        return self._datasets[job]
+
+    def _check_dataset_names(self, spec: PipelineSpec) -> None:
+        """With a catalog configured, every dataset a step reads or writes must be in it."""
+        known = catalog_names(self.layered)
+        if not known:
+            return
+        for step, use in spec.step_datasets.items():
+            for role, names in (("inputs", use.inputs), ("outputs", use.outputs)):
+                for dataset in names:
+                    if dataset in known:
+                        continue
+                    close = difflib.get_close_matches(dataset, known, n=3, cutoff=0.6)
+                    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+                    verb = "reads" if role == "inputs" else "writes"
+                    raise ConfigError(
+                        f"step {step!r} of pipeline {spec.name!r} {verb} "
+                        f"dataset {dataset!r}, which the catalog does not define{hint}",
+                        key=f"pipelines.{spec.name}.steps.{step}.{role}",
+                        value=dataset,
+                        expected=f"one of {known} (catalog: in conf/*/catalog.yml), or a new catalog entry",
+                    )
 
     def state(self) -> StateSettings:
         return load_state_settings(self.layered)
