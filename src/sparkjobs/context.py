@@ -86,10 +86,16 @@ class JobContext:
     tracing: Tracing | None = None
     #: the job's config as the executor validated it; a factory reuses it instead of validating twice
     config: Any = None
+    #: the pipeline and step this run is part of (None for a run of its own)
+    pipeline: str | None = None
+    step: str | None = None
     observer: RunObserver = field(init=False)
 
     def __post_init__(self) -> None:
-        self.logger = job_logger(self.job_name, self.run_id, self.env, event_date=self.event_date.isoformat())
+        where = {k: v for k, v in (("pipeline", self.pipeline), ("step", self.step)) if v is not None}
+        self.logger = job_logger(
+            self.job_name, self.run_id, self.env, event_date=self.event_date.isoformat(), **where
+        )
         self.metrics = RunMetrics(self.job_name)
         self.observer = RunObserver(
             job=self.job_name,
@@ -100,6 +106,8 @@ class JobContext:
             event_date=self.event_date,
             service_provider=self.service_provider,
             tracing=self.tracing,
+            pipeline=self.pipeline,
+            step=self.step,
             logger=self.logger,
         )
         if self.session is not None:  # injected: e.g. one session shared by a pipeline's steps
@@ -166,4 +174,5 @@ class JobContext:
             "service_provider": self.service_provider,
             "has_spark": self.has_spark,
             "event_date": self.event_date.isoformat(),
+            **({"pipeline": self.pipeline, "step": self.step} if self.pipeline else {}),
         }

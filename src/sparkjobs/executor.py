@@ -55,6 +55,9 @@ class RunRequest:
     session: SessionProvider | None = None
     #: a tracer shared by several runs (a pipeline's steps, under its spans); default: per run from OTEL_*
     tracing: Tracing | None = None
+    #: the pipeline and step this run belongs to: in its log lines, report, metrics and spans
+    pipeline: str | None = None
+    step: str | None = None
 
 
 @dataclass
@@ -184,15 +187,23 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
         session=request.session,  # type: ignore[arg-type]
         tracing=request.tracing,
         config=config,
+        pipeline=request.pipeline,
+        step=request.step,
     )
     return PreparedRun(spec, context, params, config, layered, job_sources, request.session is not None)
 
 
-def execute(prepared: PreparedRun) -> Any:
-    """Call the module's ``main(**params, context=...)``; wrap job errors in :class:`JobFailedError`."""
+def execute(prepared: PreparedRun, *, attempt: int | None = None) -> Any:
+    """Call the module's ``main(**params, context=...)``; wrap job errors in :class:`JobFailedError`.
+
+    ``attempt``: the attempt number the caller keeps (a pipeline's ledger counts across resumes);
+    by default the observer counts this run's executions in this process.
+    """
     ctx = prepared.context
     try:
-        with ctx.observer.observe_run(prepared.config):  # outermost: exports even for a hand-written main
+        with ctx.observer.observe_run(
+            prepared.config, attempt=attempt
+        ):  # outermost: exports even for a hand-written main
             return prepared.spec.main(**prepared.params, context=ctx)
     except SparkJobsError as exc:
         if exc.exit_code == 2 or isinstance(exc, JobFailedError):

@@ -136,8 +136,12 @@ class RunObserver:
 
     # -- the run -----------------------------------------------------------------------------------
     @contextmanager
-    def observe_run(self, params: Any = None) -> Iterator[RunObserver]:
-        """Span, timing and export around one run; nested calls (factory inside executor) pass through."""
+    def observe_run(self, params: Any = None, *, attempt: int | None = None) -> Iterator[RunObserver]:
+        """Span, timing and export around one run; nested calls (factory inside executor) pass through.
+
+        ``attempt``: the number the caller keeps (a pipeline's ledger counts across resumes); by
+        default the executions of this observer are counted.
+        """
         if self._depth:
             self._depth += 1
             try:
@@ -147,7 +151,7 @@ class RunObserver:
             return
         self._depth = 1
         self._reset()
-        self.attempt += 1
+        self.attempt = attempt if attempt is not None else self.attempt + 1
         self.params = params
         environ = os.environ if self._environ is None else self._environ
         secrets = secrets_in(params) | secrets_in_environ(environ)
@@ -240,11 +244,17 @@ class RunObserver:
         if s.pushgateway_url:
             self._attempt(artifacts, "pushgateway", self._push)
         if s.write_report:
-            target = s.runs_dir / f"{safe_name(self.run_id)}.json"
+            target = s.runs_dir / f"{self.file_stem()}.json"
             self._attempt(
                 artifacts, "report", lambda: setattr(artifacts, "report", write_json(target, self.report()))
             )
         return artifacts
+
+    def file_stem(self) -> str:
+        """``<run_id>`` for a first attempt, ``<run_id>.attempt-N`` after: a retry or a resume of a
+        pipeline step never overwrites the report (and log) of the attempt that failed."""
+        stem = safe_name(self.run_id)
+        return stem if self.attempt <= 1 else f"{stem}.attempt-{self.attempt}"
 
     def _attempt(self, artifacts: RunArtifacts, what: str, action: Callable[[], None]) -> None:
         try:

@@ -147,5 +147,7 @@ class StepPlanner:
             extra_params=params,
             session=session,
             tracing=self.tracing,
+            pipeline=self.pipeline.name,
+            step=name,
         )
         return prepare(request, inv.environ)
