@@ -51,6 +51,8 @@ class RunRequest:
     service_provider: str = "local"
     run_id: str | None = None
     extra_params: Mapping[str, Any] = field(default_factory=dict)  # typed values from platform entry points
+    #: where each of ``extra_params`` was written (a pipeline file and key path); default "entry point"
+    extra_sources: Mapping[str, str] = field(default_factory=dict)
     #: a session provider shared by several runs (a pipeline's steps); its owner closes it
     session: SessionProvider | None = None
     #: a tracer shared by several runs (a pipeline's steps, under its spans); default: per run from OTEL_*
@@ -154,9 +156,11 @@ def _load(
     if request.json_config is not None:
         layered.apply(nest(prefix, _parse_json(request.json_config)), "--json")
     for key, value in request.extra_params.items():
-        layered.apply(nest((*prefix, key), value), "entry point")
+        layered.apply(nest((*prefix, key), value), request.extra_sources.get(key, "entry point"))
     for text in request.params:
         path, value = parse_param(text)
+        if path[: len(prefix)] == prefix and len(path) > len(prefix):
+            path = path[len(prefix) :]  # the full key path every message prints: jobs.<job>.<key>
         layered.apply(nest(prefix + path, value), "--param", raw=True)
     return spec, workspace, layered
 

@@ -34,7 +34,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.database import DatabaseSettings
@@ -170,6 +170,17 @@ class PipelineSpec(BaseModel):
     steps: dict[str, StepSpec] = Field(
         ..., min_length=1, description="step name → step, in declaration order"
     )
+    #: the file each key of ``pipelines.<name>`` came from (set by :func:`load_pipeline`)
+    _sources: dict[tuple[str, ...], str] = PrivateAttr(default_factory=dict)
+
+    def param_source(self, step: str, key: str) -> str:
+        """Where ``params.<key>`` of ``step`` is written: the file and the key path in it."""
+        path = ("steps", step, "params", key)
+        where = ".".join(("pipelines", self.name, *path))
+        file = self._sources.get(path) or next(
+            (s for p, s in self._sources.items() if p[: len(path)] == path), None
+        )
+        return f"{file} ({where})" if file else f"pipeline {self.name!r} ({where})"
 
     @field_validator("name")
     @classmethod
@@ -272,9 +283,11 @@ def load_pipeline(layered: LayeredConfig, name: str) -> PipelineSpec:
         raise PipelineNotFoundError(name, names, difflib.get_close_matches(name, names, n=3, cutoff=0.6))
     data, sources, raw = layered.section(("pipelines", name))
     data = type_raw_values(PipelineSpec, {**data, "name": name}, raw)
-    return validate_model(
+    spec = validate_model(
         PipelineSpec, data, sources=sources, prefix=("pipelines", name), what=f"pipeline {name!r}"
     )
+    spec._sources = dict(sources)
+    return spec
 
 
 def iter_pipelines(layered: LayeredConfig) -> Iterator[tuple[str, PipelineSpec | ConfigError]]:

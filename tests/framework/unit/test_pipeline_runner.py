@@ -290,6 +290,29 @@ def test_a_bad_step_param_is_reported_before_any_step_runs(env: Env) -> None:
     assert env.traced() == []
 
 
+def test_a_typo_in_a_steps_params_names_the_pipeline_file_and_the_steps_key_path(env: Env) -> None:
+    from sparkjobs.pipeline.model import load_pipeline
+    from sparkjobs.pipeline.workspace import Workspace
+
+    (env.root / "conf" / "base" / "pipelines.yml").write_text(
+        "pipelines:\n  demo:\n    defaults: {has_spark: false}\n    steps:\n"
+        "      flaky:\n        job: pipeline_jobs.flaky\n"
+        f"        params: {{trace: {env.trace}, counter: c, topn: 2}}\n"
+    )
+    ws = Workspace.load(Invocation(conf_dir=env.root / "conf", environ={}))
+    runner = PipelineRunner(
+        load_pipeline(ws.layered, "demo"), ledger=env.ledger, settings=ws.settings, invocation=ws.invocation
+    )
+    with pytest.raises(UsageError) as err:
+        runner.run(D1)
+    pipelines_file = str(env.root / "conf" / "base" / "pipelines.yml")
+    assert (
+        f"unknown parameter 'jobs.flaky.topn' from {pipelines_file} (pipelines.demo.steps.flaky.params.topn)"
+        in str(err.value)
+    )
+    assert "entry point" not in str(err.value)
+
+
 def test_dry_run_plan(env: Env) -> None:
     plan = env.runner(three_steps(env, env.step("record", "middle"))).plan(D1, mode="initial_load")
     assert [p["step"] for p in plan] == ["first", "middle", "last"]
