@@ -158,6 +158,7 @@ class AbstractJobFactory(ABC, Generic[C]):
                 raise
             else:
                 metrics.record_outcome(True, time.perf_counter() - started)
+                context.observer.record_result(result)
                 return result
             finally:
                 if owns_context:

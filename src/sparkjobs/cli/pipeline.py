@@ -25,6 +25,7 @@ from sparkjobs.errors import SparkJobsError, UsageError
 from sparkjobs.observability.export import safe_name
 from sparkjobs.observability.failures import EXIT_INTERRUPTED, failure_text
 from sparkjobs.observability.tracing import Tracing
+from sparkjobs.pipeline.errors import NoLedgerError
 from sparkjobs.pipeline.ledger import RESUMABLE
 from sparkjobs.pipeline.model import MODES, Mode, PipelineSpec
 from sparkjobs.pipeline.outcomes import RunOutcome
@@ -268,8 +269,12 @@ def run_command(
 def status_command(ws: Workspace, name: str, limit: int, date_: str | None, fmt: str) -> None:
     """Recent runs of pipeline NAME, newest first, and any lock currently held."""
     ws.pipeline(name)  # a typo gets "did you mean", not an empty table
-    ledger = ws.open_ledger()
     day = parse_date(date_, "--date") if date_ else None
+    try:
+        ledger = ws.open_ledger(read_only=True)  # a look never creates a ledger
+    except NoLedgerError as missing:
+        render.status(name, [], [], f"{missing.where} (no ledger yet)", fmt)
+        return
     runs = ledger.list_runs(name, limit=limit, logical_date=day)
     render.status(name, runs, ledger.locks(name), ledger.where, fmt)
 
@@ -285,7 +290,7 @@ def runs_group() -> None:
 @format_option
 def runs_show(ws: Workspace, run_id: str, fmt: str) -> None:
     """One run in detail: its steps, every attempt, timings and errors."""
-    ledger = ws.open_ledger()
+    ledger = ws.open_ledger(read_only=True)
     run = ledger.get_run(run_id)
     lock = ledger.get_lock(run.pipeline, run.logical_date) if run.status == "running" else None
     resume = None
@@ -308,7 +313,7 @@ def graph_command(ws: Workspace, name: str, direction: str, run_id: str | None, 
     spec = ws.pipeline(name)
     statuses = None
     if run_id:
-        run = ws.open_ledger().get_run(run_id)
+        run = ws.open_ledger(read_only=True).get_run(run_id)
         statuses = {s.step: s.status for s in run.steps}
     text = spec.mermaid(statuses=statuses, direction=direction)
     click.echo(f"```mermaid\n{text}```" if fence else text, nl=False)
@@ -324,7 +329,11 @@ def graph_command(ws: Workspace, name: str, direction: str, run_id: str | None, 
 def unlock_command(ws: Workspace, name: str, date_: str, force: bool) -> None:
     """Remove the run lock of NAME for a date whose holder died (marks that run abandoned)."""
     day = parse_date(date_, "--date")
-    ledger = ws.open_ledger()
+    try:
+        ledger = ws.open_ledger(read_only=True)
+    except NoLedgerError as missing:
+        click.echo(f"no lock held for {name} on {day} (no ledger at {missing.where})")
+        return
     held = ledger.get_lock(name, day)
     if held is None:
         click.echo(f"no lock held for {name} on {day}")

@@ -151,6 +151,7 @@ class StepPlanner:
             job=job,
             env=inv.env,
             conf_dir=inv.conf_dir,
+            project_dir=inv.project_dir,
             config_files=inv.config_files,
             has_spark=has_spark,
             event_date=logical_date,

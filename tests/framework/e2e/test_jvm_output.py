@@ -84,3 +84,42 @@ def test_stderr_off_a_terminal_is_parseable_json_and_a_missing_path_is_one_line(
     last = err.strip().splitlines()
     assert last[-2].startswith("error: job 'slow_then_missing' failed"), err
     assert "PATH_NOT_FOUND" in last[-2]
+
+
+SESSION_WITH_JVM_LOG = """
+import sys
+from pathlib import Path
+from sparkjobs.spark.session import SessionProvider
+from sparkjobs.spark.settings import SparkSettings
+
+settings = SparkSettings(master="local[1]")
+provider = SessionProvider(settings, app_suffix="jvmlog", jvm_stderr=Path(sys.argv[1]))
+spark = provider.get()
+print(spark.range(5).count())
+spark.sparkContext._jvm.java.lang.System.err.println("written by the JVM to its stderr")
+provider.close()
+"""
+
+
+def test_a_session_with_jvm_stderr_keeps_the_jvms_output_off_the_terminal(tmp_path: Path) -> None:
+    """What the live display of ``pipeline run`` relies on: the JVM writes to the file, not to us."""
+    jvm_log = tmp_path / "runs" / "daily.jvm.log"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SESSION_WITH_JVM_LOG, str(jvm_log)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "5"
+    assert "written by the JVM" not in done.stderr
+    assert "incubator" not in done.stderr  # the java launcher's own line went to the file too
+    assert "written by the JVM to its stderr" in jvm_log.read_text()
