@@ -150,3 +150,26 @@ def test_pipeline_run_keeps_its_ledger_and_runs_in_the_project(
     assert (project / "state" / "pipeline.db").is_file()
     assert list((project / "runs").glob("*.a.json"))
     assert not (project / "src" / "state").exists() and not (project / "src" / "runs").exists()
+
+
+def test_runs_show_without_a_ledger_names_the_path_and_creates_nothing(project: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["pipeline", "runs", "show", "r-1", "--project-dir", str(project)], catch_exceptions=False
+    )
+    assert result.exit_code == 2
+    assert f"no run ledger at {project / 'state' / 'pipeline.db'}" in result.stderr
+    assert not (project / "state").exists()
+
+
+def test_the_live_display_sends_the_jvms_stderr_to_the_runs_folder(project: Path) -> None:
+    from sparkjobs.cli.pipeline import RunPlan, _session_factory
+    from sparkjobs.pipeline.workspace import Invocation, Workspace
+
+    ws = Workspace.load(Invocation(project_dir=project, environ={}))
+    plan = RunPlan(ws.pipeline("daily"), None, None, None, False, False)
+    factory = _session_factory(ws, plan, live=True, verbose=False)
+    assert factory is not None
+    provider = factory(ws.settings, "daily", True, "local")
+    assert provider.jvm_stderr == project / "runs" / "daily.jvm.log"
+    assert _session_factory(ws, plan, live=True, verbose=True) is None  # --verbose: the terminal
+    assert _session_factory(ws, plan, live=False, verbose=False) is None  # off a terminal: stderr
