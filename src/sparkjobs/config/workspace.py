@@ -88,7 +88,9 @@ def resolve_project(
                 cwd,
                 cwd,
             )
-            return cwd, cwd / DEFAULT_CONF_DIR, False
+            return cwd, DEFAULT_CONF_DIR, False
+        if found == cwd:  # standing in the project: file names stay as short as they were (conf/base/...)
+            return cwd, DEFAULT_CONF_DIR, True
         root = found
     conf = _explicit_conf_dir(Path(explicit_conf)).absolute() if explicit_conf else root / DEFAULT_CONF_DIR
     return root, conf, conf.is_dir()
