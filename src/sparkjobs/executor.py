@@ -21,7 +21,7 @@ from sparkjobs.config.layers import LayeredConfig
 from sparkjobs.config.secrets import mask
 from sparkjobs.config.tree import Path_, iter_leaves, join_key, nest, split_key
 from sparkjobs.config.validate import validate_model
-from sparkjobs.config.workspace import ConfigWorkspace, resolve_data_paths
+from sparkjobs.config.workspace import ConfigWorkspace, resolve_data_paths, with_path_defaults
 from sparkjobs.context import JobContext, new_run_id, parse_event_date
 from sparkjobs.errors import ConfigError, JobContractError, JobFailedError, SparkJobsError, UsageError
 from sparkjobs.observability.tracing import Tracing
@@ -186,7 +186,7 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
     spec, workspace, layered = _load(request, environ)
     settings = resolve_settings(layered, request, workspace)
     job_tree, job_sources, job_raw = layered.section(("jobs", spec.config_name))
-    job_tree = resolve_data_paths(job_tree, job_raw, workspace)
+    job_tree = resolve_data_paths(with_path_defaults(spec.config_model, job_tree), job_raw, workspace)
     factory = spec.factory
     if factory is not None and hasattr(factory, "validate_config"):
         config = factory.validate_config(job_tree, sources=job_sources, raw_paths=job_raw)

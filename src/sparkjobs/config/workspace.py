@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
 
 from sparkjobs.config.layers import LayeredConfig, load_layers
 from sparkjobs.config.tree import Path_
@@ -190,3 +192,32 @@ def resolve_data_paths(
         return workspace.resolve_data_path(node)
 
     return dict(walk(tree, ()))
+
+
+def with_path_defaults(model: type[BaseModel] | None, tree: Mapping[str, Any]) -> dict[str, Any]:
+    """``tree`` with the model's relative path defaults written in (keys per :func:`is_path_key`), so
+    that :func:`resolve_data_paths` takes a default such as ``output_path = "data/out"`` from the
+    project root as well. Nested models are followed (their default instance's values win)."""
+    out = dict(tree)
+    if model is None:
+        return out
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        default = None if info.default is PydanticUndefined else info.default
+        if is_path_key(key) and key not in out and isinstance(default, str) and default:
+            out[key] = default
+            continue
+        nested = info.annotation
+        if not (isinstance(nested, type) and issubclass(nested, BaseModel)):
+            continue
+        if isinstance(out.get(key), Mapping):
+            out[key] = with_path_defaults(nested, out[key])
+        elif key not in out and isinstance(default, BaseModel):
+            paths = {
+                k: v
+                for k, v in default.model_dump(by_alias=True).items()
+                if is_path_key(k) and isinstance(v, str)
+            }
+            if paths:  # only the path values: the rest keeps coming from the default instance's model
+                out[key] = with_path_defaults(nested, {**default.model_dump(by_alias=True), **paths})
+    return out

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from sparkjobs.cli import cli
 from sparkjobs.config.workspace import ConfigWorkspace
 from sparkjobs.errors import ConfigError
-from sparkjobs.executor import RunRequest, prepare
+from sparkjobs.executor import RunRequest, prepare, show_config
 from tests.framework.conftest import MODEL_JOB
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -173,3 +173,17 @@ def test_the_live_display_sends_the_jvms_stderr_to_the_runs_folder(project: Path
     assert provider.jvm_stderr == project / "runs" / "daily.jvm.log"
     assert _session_factory(ws, plan, live=True, verbose=True) is None  # --verbose: the terminal
     assert _session_factory(ws, plan, live=False, verbose=False) is None  # off a terminal: stderr
+
+
+def test_a_models_relative_path_default_is_taken_from_the_root_too(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "conf" / "base" / "jobs.yml").write_text("jobs:\n  square:\n    n: 3\n")
+    monkeypatch.chdir(project / "src")
+    prepared = prepare(RunRequest(job="acme.jobs.square", has_spark=False), {})
+    assert prepared.config.output.path == str(project / "out" / "default")  # Output.path = "out/default"
+    assert prepared.config.output.format == "parquet"
+    rows = {
+        key: (value, source) for key, value, source in show_config(RunRequest(job="acme.jobs.square"), {})
+    }
+    assert rows["jobs.square.output.path"] == (str(project / "out" / "default"), "default")
