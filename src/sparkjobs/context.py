@@ -96,11 +96,17 @@ class JobContext:
     #: the run's catalog entries (placeholders rendered) and the datasets the job declares
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
     dataset_use: DatasetUse = field(default_factory=DatasetUse)
+    #: the pipeline and step this run is part of (None for a run of its own)
+    pipeline: str | None = None
+    step: str | None = None
     observer: RunObserver = field(init=False)
     catalog: DataCatalog = field(init=False)
 
     def __post_init__(self) -> None:
-        self.logger = job_logger(self.job_name, self.run_id, self.env, event_date=self.event_date.isoformat())
+        where = {k: v for k, v in (("pipeline", self.pipeline), ("step", self.step)) if v is not None}
+        self.logger = job_logger(
+            self.job_name, self.run_id, self.env, event_date=self.event_date.isoformat(), **where
+        )
         self.metrics = RunMetrics(self.job_name)
         self.observer = RunObserver(
             job=self.job_name,
@@ -111,6 +117,8 @@ class JobContext:
             event_date=self.event_date,
             service_provider=self.service_provider,
             tracing=self.tracing,
+            pipeline=self.pipeline,
+            step=self.step,
             logger=self.logger,
         )
         if self.session is None:  # else injected: e.g. one session shared by a pipeline's steps
@@ -183,4 +191,5 @@ class JobContext:
             "service_provider": self.service_provider,
             "has_spark": self.has_spark,
             "event_date": self.event_date.isoformat(),
+            **({"pipeline": self.pipeline, "step": self.step} if self.pipeline else {}),
         }

@@ -7,7 +7,7 @@ runner all call :func:`prepare` and :func:`execute`; nothing travels through ``o
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,7 +23,7 @@ from sparkjobs.config.secrets import mask
 from sparkjobs.config.templates import WINDOW_KEY, render_tree, template_vars, window_days_of
 from sparkjobs.config.tree import Path_, iter_leaves, join_key, nest, split_key
 from sparkjobs.config.validate import is_secret_location, validate_model
-from sparkjobs.config.workspace import ConfigWorkspace
+from sparkjobs.config.workspace import ConfigWorkspace, resolve_data_paths, with_path_defaults
 from sparkjobs.context import PLATFORM_KWARGS, JobContext, new_run_id, parse_event_date
 from sparkjobs.errors import ConfigError, JobContractError, JobFailedError, SparkJobsError, UsageError
 from sparkjobs.observability.tracing import Tracing
@@ -42,6 +42,8 @@ class RunRequest:
     job: str
     env: str | None = None
     conf_dir: Path | None = None
+    #: the project root (default: the folder holding conf/, found upward from the cwd)
+    project_dir: Path | None = None
     config_files: Sequence[Path] = ()
     params: Sequence[str] = ()  # "key.path=value"
     json_config: str | Mapping[str, Any] | None = None
@@ -53,10 +55,15 @@ class RunRequest:
     service_provider: str = "local"
     run_id: str | None = None
     extra_params: Mapping[str, Any] = field(default_factory=dict)  # typed values from platform entry points
+    #: where each of ``extra_params`` was written (a pipeline file and key path); default "entry point"
+    extra_sources: Mapping[str, str] = field(default_factory=dict)
     #: a session provider shared by several runs (a pipeline's steps); its owner closes it
     session: SessionProvider | None = None
     #: a tracer shared by several runs (a pipeline's steps, under its spans); default: per run from OTEL_*
     tracing: Tracing | None = None
+    #: the pipeline and step this run belongs to: in its log lines, report, metrics and spans
+    pipeline: str | None = None
+    step: str | None = None
 
 
 @dataclass
@@ -138,8 +145,13 @@ def _parse_json(text: str | Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def resolve_settings(layered: LayeredConfig, request: RunRequest) -> Settings:
-    """Validate the framework sections of the tree and apply --partitions/--salt explicitly."""
+def resolve_settings(
+    layered: LayeredConfig, request: RunRequest, workspace: ConfigWorkspace | None = None
+) -> Settings:
+    """Validate the framework sections of the tree and apply --partitions/--salt explicitly.
+
+    With ``workspace``, the relative folders of ``observability`` are taken from its project root.
+    """
     tree = copy.deepcopy(layered.tree)
     # job, pipeline and service sections are typed later by their own models
     raw = {p for p in layered.raw_paths if p[0] not in OWN_MODEL_SECTIONS}
@@ -156,6 +168,11 @@ def resolve_settings(layered: LayeredConfig, request: RunRequest) -> Settings:
             raise UsageError(f"{flag} must be ≥ 1 and ≤ {high:,}, got {value}")
         setattr(settings.spark, field_name, value)
         layered.sources[("spark", field_name)] = flag
+    if workspace is not None:
+        obs = settings.observability
+        obs.runs_dir = workspace.resolve_path(obs.runs_dir)
+        if obs.textfile_dir is not None:
+            obs.textfile_dir = workspace.resolve_path(obs.textfile_dir)
     return settings
 
 
@@ -172,16 +189,22 @@ def _load(
 ) -> tuple[JobSpec, ConfigWorkspace, LayeredConfig]:
     spec = resolve(request.job)
     workspace = ConfigWorkspace.resolve(
-        env=request.env, conf_dir=request.conf_dir, config_files=request.config_files, environ=environ
+        env=request.env,
+        conf_dir=request.conf_dir,
+        config_files=request.config_files,
+        environ=environ,
+        project_dir=request.project_dir,
     )
     layered = workspace.layers()
     prefix: Path_ = ("jobs", spec.config_name)
     if request.json_config is not None:
         layered.apply(nest(prefix, _parse_json(request.json_config)), "--json")
     for key, value in request.extra_params.items():
-        layered.apply(nest((*prefix, key), value), "entry point")
+        layered.apply(nest((*prefix, key), value), request.extra_sources.get(key, "entry point"))
     for text in request.params:
         path, value = parse_param(text)
+        if path[: len(prefix)] == prefix and len(path) > len(prefix):
+            path = path[len(prefix) :]  # the full key path every message prints: jobs.<job>.<key>
         layered.apply(nest(prefix + path, value), "--param", raw=True)
     return spec, workspace, layered
 
@@ -239,7 +262,7 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
     :mod:`sparkjobs.config.templates`) before the job's model validates them.
     """
     spec, workspace, layered = _load(request, environ)
-    settings = resolve_settings(layered, request)
+    settings = resolve_settings(layered, request, workspace)
     prefix: Path_ = ("jobs", spec.config_name)
     job_tree, job_sources, job_raw = layered.section(prefix)
     run_id = request.run_id or new_run_id()
@@ -267,6 +290,7 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
     datasets = load_catalog(layered, values)
     use = spec.datasets
     _bind_dataset_paths(spec, use, datasets, job_tree, job_sources, layered)
+    job_tree = resolve_data_paths(with_path_defaults(model, job_tree), job_raw, workspace)
     factory = spec.factory
     if factory is not None and hasattr(factory, "validate_config"):
         config = factory.validate_config(job_tree, sources=job_sources, raw_paths=job_raw)
@@ -291,6 +315,8 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
         config=config,
         datasets=datasets,
         dataset_use=use,
+        pipeline=request.pipeline,
+        step=request.step,
     )
     return PreparedRun(
         spec,
@@ -318,14 +344,20 @@ def _check_platform_params(spec: JobSpec, params: Mapping[str, Any], request: Ru
             )
 
 
-def execute(prepared: PreparedRun) -> Any:
+def execute(prepared: PreparedRun, *, attempt: int | None = None) -> Any:
     """Call the module's ``main(**params, has_spark=..., service_provider=..., context=...)``.
 
-    Job errors are wrapped in :class:`JobFailedError`."""
+    Job errors are wrapped in :class:`JobFailedError`. ``attempt``: the attempt number the caller
+    keeps (a pipeline's ledger counts across resumes); by default the observer counts this run's
+    executions in this process.
+    """
     ctx = prepared.context
     try:
-        with ctx.observer.observe_run(prepared.config):  # outermost: exports even for a hand-written main
-            return prepared.spec.main(**prepared.main_kwargs)
+        # outermost: exports even for a hand-written main
+        with ctx.observer.observe_run(prepared.config, attempt=attempt):
+            result = prepared.spec.main(**prepared.main_kwargs)
+            ctx.observer.record_result(result)
+            return result
     except SparkJobsError as exc:
         if exc.exit_code == 2 or isinstance(exc, JobFailedError):
             raise
@@ -359,13 +391,39 @@ def _rerun_hint(prepared: PreparedRun) -> str:
     )
 
 
-def show_config(request: RunRequest, environ: Mapping[str, str] | None = None) -> list[tuple[str, Any, str]]:
-    """``(key, value, source)`` for every leaf of the job's merged config and the framework sections."""
-    prepared = prepare(request, environ)
-    rows: list[tuple[str, Any, str]] = []
+#: how ``config show`` marks a required key that no layer sets
+MISSING = "<missing>"
+MISSING_SOURCE = "required: set it in conf/ or with -p"
+
+
+@dataclass
+class ConfigView:
+    """What ``config show`` prints: ``(key, value, source)`` rows, and the required keys not set."""
+
+    rows: list[tuple[str, Any, str]]
+    missing: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[tuple[str, Any, str]]:
+        """The rows, so that ``for key, value, source in show_config(...)`` reads naturally."""
+        return iter(self.rows)
+
+
+def show_config(request: RunRequest, environ: Mapping[str, str] | None = None) -> ConfigView:
+    """Every leaf of the job's merged config and the framework sections, with its source.
+
+    A config that only lacks required keys is shown as far as it goes, each missing key marked
+    :data:`MISSING`; any other problem (a wrong value, an unknown key) is raised as by ``run``.
+    """
+    try:
+        prepared = prepare(request, environ)
+    except ConfigError as exc:
+        if not exc.missing or len(exc.missing) != exc.problems:
+            raise
+        return _partial_view(request, environ, exc.missing)
     cfg = prepared.config
     job_plain = mask(cfg.model_dump(mode="json") if isinstance(cfg, BaseModel) else cfg)
     prefix: Path_ = ("jobs", prepared.spec.config_name)
+    rows: list[tuple[str, Any, str]] = []
     for path, value in iter_leaves(job_plain):
         source = prepared.job_sources.get(path, DEFAULT_SOURCE)
         template = prepared.rendered.get(path)
@@ -381,7 +439,24 @@ def show_config(request: RunRequest, environ: Mapping[str, str] | None = None) -
         ):
             key = ("catalog", name, *path)
             rows.append((join_key(key), value, prepared.layered.source_of(key)))
-    settings = prepared.context.settings.model_dump(mode="json", exclude=set(OWN_MODEL_SECTIONS))
-    for path, value in iter_leaves(mask(settings)):
-        rows.append((join_key(path), value, prepared.layered.source_of(path)))
-    return rows
+    return ConfigView(rows + _settings_rows(prepared.context.settings, prepared.layered))
+
+
+def _partial_view(request: RunRequest, environ: Mapping[str, str] | None, missing: list[str]) -> ConfigView:
+    """The layered values as written (not yet typed by the model), plus the missing keys marked."""
+    spec, workspace, layered = _load(request, environ)
+    settings = resolve_settings(layered, request, workspace)
+    job_tree, _sources, _raw = layered.section(("jobs", spec.config_name))
+    prefix: Path_ = ("jobs", spec.config_name)
+    rows = [
+        (join_key(prefix + path), value, layered.source_of(prefix + path))
+        for path, value in iter_leaves(mask(copy.deepcopy(job_tree)))
+    ]
+    rows += [(key, MISSING, MISSING_SOURCE) for key in missing]
+    rows.sort(key=lambda row: row[0])
+    return ConfigView(rows + _settings_rows(settings, layered), sorted(missing))
+
+
+def _settings_rows(settings: Settings, layered: LayeredConfig) -> list[tuple[str, Any, str]]:
+    plain = settings.model_dump(mode="json", exclude=set(OWN_MODEL_SECTIONS))
+    return [(join_key(path), value, layered.source_of(path)) for path, value in iter_leaves(mask(plain))]

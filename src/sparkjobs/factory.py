@@ -169,6 +169,7 @@ class AbstractJobFactory(ABC, Generic[C]):
                 raise
             else:
                 metrics.record_outcome(True, time.perf_counter() - started)
+                context.observer.record_result(result)
                 return result
             finally:
                 if owns_context:

@@ -115,10 +115,20 @@ def config_group() -> None:
 @config_options
 @format_option
 def config_show(job: str, fmt: str, **kw: Any) -> None:
-    """Merged config of JOB, each value with the layer it came from (secrets masked)."""
+    """Merged config of JOB, each value with the layer it came from (secrets masked).
+
+    Required keys that no layer sets are listed as "<missing>" (a note on stderr names them).
+    """
     from sparkjobs.executor import show_config
 
-    render.config_rows(show_config(_request(job, **kw)), fmt)
+    view = show_config(_request(job, **kw))
+    render.config_rows(view.rows, fmt)
+    if view.missing:
+        click.echo(
+            f"note: {len(view.missing)} required key(s) not set: {', '.join(view.missing)}; "
+            f"`sparkjobs run {job}` refuses to start until they are",
+            err=True,
+        )
 
 
 @config_group.command("schema")

@@ -21,7 +21,7 @@ MAX_BACKFILL_DAYS = 3660
 
 
 def workspace_options(func: Any) -> Any:
-    """``--env``, ``--conf-dir`` and ``--config`` (repeatable)."""
+    """``--env``, ``--project-dir``, ``--conf-dir`` and ``--config`` (repeatable)."""
     func = click.option(
         "--env",
         "env",
@@ -29,10 +29,17 @@ def workspace_options(func: Any) -> Any:
         help="environment: conf/<env>/ is layered on conf/base/ (default $SPARKJOBS_ENV, else dev)",
     )(func)
     func = click.option(
+        "--project-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="project root: relative paths (runs, ledger, data) start here (default $SPARKJOBS_PROJECT_DIR, "
+        "else the folder holding --conf-dir, else the nearest folder above the cwd that holds conf/)",
+    )(func)
+    func = click.option(
         "--conf-dir",
         type=click.Path(path_type=Path),
         default=None,
-        help="configuration root (default $SPARKJOBS_CONF_DIR, else ./conf, which may be absent)",
+        help="configuration root (default $SPARKJOBS_CONF_DIR, else <project root>/conf)",
     )(func)
     func = click.option(
         "--config",

@@ -64,6 +64,7 @@ def config_error_from(
     what: str,
 ) -> ConfigError:
     lines: list[str] = []
+    missing: list[str] = []
     first: dict[str, Any] = {}
     for err in exc.errors(include_url=False):
         loc = tuple(str(p) for p in err["loc"])
@@ -80,6 +81,7 @@ def config_error_from(
             line = f"unknown parameter {key!r}{hint} from {source}; expected {expected}"
         elif err["type"] == "missing":
             line = f"missing required parameter {key!r}"
+            missing.append(key)
             expected = "a value"
             value = None
         else:
@@ -95,4 +97,6 @@ def config_error_from(
     err_obj.file = first.get("file")
     err_obj.value = first.get("value")
     err_obj.expected = first.get("expected")
+    err_obj.missing = missing
+    err_obj.problems = count
     return err_obj

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.database import DatabaseSettings
@@ -181,6 +181,17 @@ class PipelineSpec(BaseModel):
     steps: dict[str, StepSpec] = Field(
         ..., min_length=1, description="step name → step, in declaration order"
     )
+    #: the file each key of ``pipelines.<name>`` came from (set by :func:`load_pipeline`)
+    _sources: dict[tuple[str, ...], str] = PrivateAttr(default_factory=dict)
+
+    def param_source(self, step: str, key: str) -> str:
+        """Where ``params.<key>`` of ``step`` is written: the file and the key path in it."""
+        path = ("steps", step, "params", key)
+        where = ".".join(("pipelines", self.name, *path))
+        file = self._sources.get(path) or next(
+            (s for p, s in self._sources.items() if p[: len(path)] == path), None
+        )
+        return f"{file} ({where})" if file else f"pipeline {self.name!r} ({where})"
 
     @field_validator("name")
     @classmethod
@@ -320,9 +331,11 @@ def load_pipeline(
     data = type_raw_values(PipelineSpec, {**data, "name": name}, raw)
     if datasets_of is not None:
         data = _with_job_datasets(data, datasets_of)
-    return validate_model(
+    spec = validate_model(
         PipelineSpec, data, sources=sources, prefix=("pipelines", name), what=f"pipeline {name!r}"
     )
+    spec._sources = dict(sources)
+    return spec
 
 
 def _with_job_datasets(data: dict[str, Any], datasets_of: DatasetsOf) -> dict[str, Any]:

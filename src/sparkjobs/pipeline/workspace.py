@@ -37,6 +37,7 @@ class Invocation:
 
     env: str | None = None
     conf_dir: Path | None = None
+    project_dir: Path | None = None
     config_files: tuple[Path, ...] = ()
     service_provider: str = "local"
     environ: Mapping[str, str] | None = field(default=None, repr=False)
@@ -47,7 +48,11 @@ class Invocation:
     def config_workspace(self) -> ConfigWorkspace:
         """The environment and conf dir by the rules every command shares (bad names are refused)."""
         return ConfigWorkspace.resolve(
-            env=self.env, conf_dir=self.conf_dir, config_files=self.config_files, environ=self.environ
+            env=self.env,
+            conf_dir=self.conf_dir,
+            config_files=self.config_files,
+            environ=self.environ,
+            project_dir=self.project_dir,
         )
 
     def cli_flags(self) -> list[str]:
@@ -55,6 +60,8 @@ class Invocation:
         flags: list[str] = []
         if self.env:
             flags += ["--env", self.env]
+        if self.project_dir:
+            flags += ["--project-dir", str(self.project_dir)]
         if self.conf_dir:
             flags += ["--conf-dir", str(self.conf_dir)]
         for file in self.config_files:
@@ -69,13 +76,19 @@ class Workspace:
     invocation: Invocation
     layered: LayeredConfig
     settings: Settings
+    config: ConfigWorkspace
     _datasets: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, invocation: Invocation) -> Workspace:
-        layered = invocation.config_workspace().layers()
-        settings = resolve_settings(layered, RunRequest(job="(pipeline)"))
-        return cls(invocation, layered, settings)
+        config = invocation.config_workspace()
+        layered = config.layers()
+        settings = resolve_settings(layered, RunRequest(job="(pipeline)"), config)
+        return cls(invocation, layered, settings, config)
+
+    @property
+    def project_dir(self) -> Path:
+        return self.config.project_dir
 
     @property
     def env(self) -> str:
@@ -134,9 +147,21 @@ class Workspace:
     def state(self) -> StateSettings:
         return load_state_settings(self.layered)
 
-    def open_ledger(self, **kwargs: object) -> RunLedger:
+    def open_ledger(self, *, read_only: bool = False, **kwargs: object) -> RunLedger:
+        """The run ledger; a relative SQLite path is taken from the project root.
+
+        ``read_only``: a command that only looks (``pipeline status``, ``runs show``) never creates
+        one; a missing SQLite file raises :class:`~sparkjobs.pipeline.errors.NoLedgerError`.
+        """
         state = self.state()
         secrets = {str(name): value for name, value in state.secret_options.items()}
         if state.password is not None:
             secrets["password"] = state.password
-        return open_ledger(state.url, pg_schema=state.pg_schema, secrets=secrets, **kwargs)  # type: ignore[arg-type]
+        return open_ledger(
+            state.url,
+            pg_schema=state.pg_schema,
+            secrets=secrets,
+            base_dir=self.project_dir,
+            create=not read_only,
+            **kwargs,  # type: ignore[arg-type]
+        )

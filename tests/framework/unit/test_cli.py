@@ -445,3 +445,12 @@ def test_describe_shows_the_jobs_own_defaults_of_nested_settings() -> None:
     defaults = {key: default for key, _type, default, _doc in parameter_rows(LoaderConfig)}
     assert defaults["retry.initial_delay_s"] == "2.0" and defaults["retry.max_delay_s"] == "30.0"
     assert defaults["retry.max_attempts"] == "3" and defaults["retry"] == "(see retry.*)"
+
+
+def test_a_param_may_be_given_by_the_full_key_path_every_error_prints(runner: CliRunner, conf: Path) -> None:
+    base = ("run", "acme.jobs.square", "--conf-dir", str(conf), "--no-spark")
+    code, out, err = run(runner, *base, "-p", "jobs.square.n=4", "-p", "output.format=csv")
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["result"] == {"square": 16, "label": "base"}
+    code, _, err = run(runner, *base, "-p", "jobs.square.nn=4")
+    assert code == 2 and "unknown parameter 'jobs.square.nn'" in err
