@@ -7,7 +7,7 @@ runner all call :func:`prepare` and :func:`execute`; nothing travels through ``o
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,7 +21,7 @@ from sparkjobs.config.files import parse_json_text
 from sparkjobs.config.layers import DEFAULT_SOURCE, LayeredConfig
 from sparkjobs.config.secrets import mask
 from sparkjobs.config.templates import WINDOW_KEY, render_tree, template_vars, window_days_of
-from sparkjobs.config.tree import Path_, iter_leaves, join_key, nest, split_key
+from sparkjobs.config.tree import Path_, join_key, nest, split_key
 from sparkjobs.config.validate import is_secret_location, validate_model
 from sparkjobs.config.workspace import ConfigWorkspace, resolve_data_paths, with_path_defaults
 from sparkjobs.context import PLATFORM_KWARGS, JobContext, new_run_id, parse_event_date
@@ -180,11 +180,11 @@ def load_config(
     request: RunRequest, environ: Mapping[str, str] | None = None
 ) -> tuple[JobSpec, LayeredConfig]:
     """Resolve the job and build every config layer, the command line's included."""
-    spec, _workspace, layered = _load(request, environ)
+    spec, _workspace, layered = load_run_config(request, environ)
     return spec, layered
 
 
-def _load(
+def load_run_config(
     request: RunRequest, environ: Mapping[str, str] | None
 ) -> tuple[JobSpec, ConfigWorkspace, LayeredConfig]:
     spec = resolve(request.job)
@@ -261,7 +261,7 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
     The job's parameters and the catalog are rendered (``{event_date}`` ...: see
     :mod:`sparkjobs.config.templates`) before the job's model validates them.
     """
-    spec, workspace, layered = _load(request, environ)
+    spec, workspace, layered = load_run_config(request, environ)
     settings = resolve_settings(layered, request, workspace)
     prefix: Path_ = ("jobs", spec.config_name)
     job_tree, job_sources, job_raw = layered.section(prefix)
@@ -389,74 +389,3 @@ def _rerun_hint(prepared: PreparedRun) -> str:
         f"fix the cause, then rerun the same logical date: sparkjobs run {prepared.spec.name} "
         f"--env {ctx.env} --event-date {ctx.event_date.isoformat()} (reruns replace that date's output)"
     )
-
-
-#: how ``config show`` marks a required key that no layer sets
-MISSING = "<missing>"
-MISSING_SOURCE = "required: set it in conf/ or with -p"
-
-
-@dataclass
-class ConfigView:
-    """What ``config show`` prints: ``(key, value, source)`` rows, and the required keys not set."""
-
-    rows: list[tuple[str, Any, str]]
-    missing: list[str] = field(default_factory=list)
-
-    def __iter__(self) -> Iterator[tuple[str, Any, str]]:
-        """The rows, so that ``for key, value, source in show_config(...)`` reads naturally."""
-        return iter(self.rows)
-
-
-def show_config(request: RunRequest, environ: Mapping[str, str] | None = None) -> ConfigView:
-    """Every leaf of the job's merged config and the framework sections, with its source.
-
-    A config that only lacks required keys is shown as far as it goes, each missing key marked
-    :data:`MISSING`; any other problem (a wrong value, an unknown key) is raised as by ``run``.
-    """
-    try:
-        prepared = prepare(request, environ)
-    except ConfigError as exc:
-        if not exc.missing or len(exc.missing) != exc.problems:
-            raise
-        return _partial_view(request, environ, exc.missing)
-    cfg = prepared.config
-    job_plain = mask(cfg.model_dump(mode="json") if isinstance(cfg, BaseModel) else cfg)
-    prefix: Path_ = ("jobs", prepared.spec.config_name)
-    rows: list[tuple[str, Any, str]] = []
-    for path, value in iter_leaves(job_plain):
-        source = prepared.job_sources.get(path, DEFAULT_SOURCE)
-        template = prepared.rendered.get(path)
-        rows.append(
-            (join_key(prefix + path), value, source + (f"; rendered from {template!r}" if template else ""))
-        )
-    for name in prepared.dataset_rows():
-        entry = prepared.context.datasets.get(name)
-        if entry is None:
-            continue
-        for path, value in iter_leaves(
-            mask(entry.model_dump(mode="json", by_alias=True, exclude_unset=True))
-        ):
-            key = ("catalog", name, *path)
-            rows.append((join_key(key), value, prepared.layered.source_of(key)))
-    return ConfigView(rows + _settings_rows(prepared.context.settings, prepared.layered))
-
-
-def _partial_view(request: RunRequest, environ: Mapping[str, str] | None, missing: list[str]) -> ConfigView:
-    """The layered values as written (not yet typed by the model), plus the missing keys marked."""
-    spec, workspace, layered = _load(request, environ)
-    settings = resolve_settings(layered, request, workspace)
-    job_tree, _sources, _raw = layered.section(("jobs", spec.config_name))
-    prefix: Path_ = ("jobs", spec.config_name)
-    rows = [
-        (join_key(prefix + path), value, layered.source_of(prefix + path))
-        for path, value in iter_leaves(mask(copy.deepcopy(job_tree)))
-    ]
-    rows += [(key, MISSING, MISSING_SOURCE) for key in missing]
-    rows.sort(key=lambda row: row[0])
-    return ConfigView(rows + _settings_rows(settings, layered), sorted(missing))
-
-
-def _settings_rows(settings: Settings, layered: LayeredConfig) -> list[tuple[str, Any, str]]:
-    plain = settings.model_dump(mode="json", exclude=set(OWN_MODEL_SECTIONS))
-    return [(join_key(path), value, layered.source_of(path)) for path, value in iter_leaves(mask(plain))]

@@ -119,7 +119,7 @@ def config_show(job: str, fmt: str, **kw: Any) -> None:
 
     Required keys that no layer sets are listed as "<missing>" (a note on stderr names them).
     """
-    from sparkjobs.executor import show_config
+    from sparkjobs.config_show import show_config
 
     view = show_config(_request(job, **kw))
     render.config_rows(view.rows, fmt)

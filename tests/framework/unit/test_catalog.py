@@ -13,8 +13,9 @@ import pytest
 from sparkjobs.catalog import DataCatalog, DatasetSpec, DatasetUse, declared_datasets, load_catalog
 from sparkjobs.config.layers import load_layers
 from sparkjobs.config.templates import template_vars
+from sparkjobs.config_show import show_config
 from sparkjobs.errors import ConfigError, JobContractError
-from sparkjobs.executor import RunRequest, prepare, show_config
+from sparkjobs.executor import RunRequest, prepare
 from sparkjobs.io import FieldSpec, RecordSchema
 
 CATALOG = """\

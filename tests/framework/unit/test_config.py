@@ -13,8 +13,9 @@ from pydantic import SecretStr
 
 from sparkjobs.config import parse_scalar
 from sparkjobs.config.files import read_config_file
+from sparkjobs.config_show import show_config
 from sparkjobs.errors import ConfigError, UsageError
-from sparkjobs.executor import RunRequest, prepare, show_config
+from sparkjobs.executor import RunRequest, prepare
 from tests.framework.conftest import MODEL_JOB, PORTED_JOB
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from sparkjobs.config.templates import render_text, render_tree, template_vars
+from sparkjobs.config_show import show_config
 from sparkjobs.errors import ConfigError
-from sparkjobs.executor import RunRequest, prepare, show_config
+from sparkjobs.executor import RunRequest, prepare
 from tests.framework.conftest import MODEL_JOB, PORTED_JOB
 
 DAY = date(2024, 1, 31)
@@ -139,13 +140,15 @@ def test_prepare_renders_job_values_and_shows_the_template(conf: Path) -> None:
         "jobs:\n  square:\n    n: 2\n    output: {path: 'lake/{event_date:%Y/%m}/{env}'}\n"
     )
     prepared = prepare(req(conf, run_id="RID"), {})
-    assert prepared.config.output.path == "lake/2024/01/dev"
+    # rendered, then taken from the project root (the folder holding conf/)
+    rendered = str(conf.parent / "lake/2024/01/dev")
+    assert prepared.config.output.path == rendered
     plan = prepared.plan()
-    assert plan["params"]["output"]["path"] == "lake/2024/01/dev"
+    assert plan["params"]["output"]["path"] == rendered
     assert plan["templates"] == {"event_date": "2024-01-31", "run_id": "RID", "env": "dev", "job": "square"}
     rows = {k: (v, s) for k, v, s in show_config(req(conf), {})}
     value, source = rows["jobs.square.output.path"]
-    assert value == "lake/2024/01/dev"
+    assert value == rendered
     assert source == f"{conf / 'base' / 'jobs.yml'}; rendered from 'lake/{{event_date:%Y/%m}}/{{env}}'"
 
 

@@ -17,8 +17,9 @@ from click.testing import CliRunner
 
 from sparkjobs.cli import cli
 from sparkjobs.config.workspace import ConfigWorkspace
+from sparkjobs.config_show import show_config
 from sparkjobs.errors import ConfigError
-from sparkjobs.executor import RunRequest, prepare, show_config
+from sparkjobs.executor import RunRequest, prepare
 from tests.framework.conftest import MODEL_JOB
 
 ROOT = Path(__file__).resolve().parents[3]
