@@ -51,6 +51,8 @@ class RunRequest:
     service_provider: str = "local"
     run_id: str | None = None
     extra_params: Mapping[str, Any] = field(default_factory=dict)  # typed values from platform entry points
+    #: the layer name ``config show`` and errors give ``extra_params``
+    extra_params_source: str = "entry point"
     #: a session provider shared by several runs (a pipeline's steps); its owner closes it
     session: SessionProvider | None = None
     #: a tracer shared by several runs (a pipeline's steps, under its spans); default: per run from OTEL_*
@@ -151,7 +153,7 @@ def _load(
     if request.json_config is not None:
         layered.apply(nest(prefix, _parse_json(request.json_config)), "--json")
     for key, value in request.extra_params.items():
-        layered.apply(nest((*prefix, key), value), "entry point")
+        layered.apply(nest((*prefix, key), value), request.extra_params_source)
     for text in request.params:
         path, value = parse_param(text)
         layered.apply(nest(prefix + path, value), "--param", raw=True)
