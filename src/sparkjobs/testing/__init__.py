@@ -7,11 +7,11 @@ point, so installing sparkjobs is enough) provides the session-scoped ``spark`` 
     from sparkjobs.testing import run_job
 
     def test_clean_orders(spark, tmp_path):
-        run = run_job("clean_orders", params={"input_path": str(orders_csv), "output_path": str(out)},
+        run = run_job("daily_revenue", {"orders_path": str(orders), "output_path": str(out)},
                       event_date="2024-01-31", tmp_path=tmp_path)
-        assert run.result == {"rows_in": 4, "rows_out": 3}
+        assert run.result == {"countries": 2}
         assert run.report["status"] == "succeeded"
-        assertDataFrameEqual(spark.read.parquet(str(out)), expected_rows)
+        assertDataFrameEqual(spark.read.parquet(str(out)), expected)
 
 ``run_job`` goes through :func:`sparkjobs.executor.prepare` / :func:`~sparkjobs.executor.execute`
 exactly as ``sparkjobs run`` does (registry, layered ``conf/``, validation, context, observer,
@@ -153,7 +153,9 @@ def run_job(
     finally:
         if has_spark:  # the job applied its own spark.sql.* settings to the shared session
             spark_session()
-    observer = prepared.context.observer
-    report_path = observer.artifacts.report or runs_dir / f"{prepared.context.run_id}.json"
+    artifacts = prepared.context.observer.artifacts
+    if artifacts.report is None:
+        raise RuntimeError(f"the run report was not written under {runs_dir}: {'; '.join(artifacts.errors)}")
+    report_path = Path(artifacts.report)
     report = json.loads(report_path.read_text(encoding="utf-8"))
     return JobRun(prepared.spec.name, prepared.context.run_id, result, report, report_path, runs_dir, error)
