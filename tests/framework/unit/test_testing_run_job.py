@@ -76,3 +76,13 @@ def test_run_job_reads_no_environment_variable_unless_given(
         environ={"SPARKJOBS__JOBS__SQUARE__N": "5"},
     )  # fmt: skip
     assert given.result == {"square": 25, "label": "dev"}
+
+
+def test_a_report_that_could_not_be_written_is_an_error_naming_the_runs_dir(
+    square: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "runs").write_text("a file where the runs directory should be")
+    with pytest.raises(
+        RuntimeError, match=r"the run report was not written under .*runs: .*report: FileExistsError"
+    ):
+        run_job("acme.jobs.square", {"n": 2}, tmp_path=tmp_path, conf_dir=square, has_spark=False)
