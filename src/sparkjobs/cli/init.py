@@ -17,7 +17,7 @@ def init_command(directory: Path, name: str | None) -> None:
     written = create_project(directory, name)
     root = directory.resolve()
     for path in written:
-        click.echo(f"  created {path.relative_to(root)}")
+        click.echo(f"  created {path.resolve().relative_to(root)}")
     where = "" if directory == Path(".") else f"cd {directory} && "
     click.echo(
         f"\nproject ready in {root}. Next:\n"

@@ -130,3 +130,16 @@ def test_the_cli_prints_the_next_steps_and_exits_2_on_a_non_empty_directory(tmp_
     again = runner.invoke(cli, ["init", str(tmp_path / "shop")])
     assert again.exit_code == 2
     assert "the directory is not empty" in again.output
+
+
+def test_init_without_a_directory_uses_the_current_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "shop-jobs"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    result = CliRunner().invoke(cli, ["init"])
+    assert result.exit_code == 0, result.output
+    assert "created src/shop_jobs/jobs/clean_orders.py" in result.output
+    assert "\n  pip install -e '.[dev]'" in result.output  # no `cd` needed
+    assert (here / "pyproject.toml").is_file()
