@@ -3,8 +3,10 @@
 ``run(**kwargs)`` calls ``execute_job(**kwargs)``, then ``on_success(result)`` and returns the
 result; on any exception (from ``execute_job`` or from ``on_success``, as in the seed framework) it
 calls ``on_failure(error_message)`` exactly once and re-raises the original exception.
-Subclasses implement the three hooks and never the control flow: a subclass that defines ``run``
-fails at class creation.
+Subclasses implement ``execute_job`` and never the control flow: a subclass that defines ``run``
+fails at class creation. ``on_success`` and ``on_failure`` log by default (on the job's
+``self.context.logger`` when it keeps its context there, as factory-built jobs do, else on
+``sparkjobs.job.<ClassName>``); override them to publish events, alert, clean up.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from typing import Any, final
 from sparkjobs.errors import JobContractError
 
 _FINAL_METHODS = ("run",)
+#: how much of a result's repr the default ``on_success`` logs
+RESULT_LOG_CHARS = 500
 
 
 def _final_error(owner: str, name: str) -> JobContractError:
     return JobContractError(
         f"{owner} overrides AbstractJob.{name}(), which is final: "
-        "implement execute_job(), on_success() and on_failure() instead"
+        "implement execute_job() (and optionally on_success() / on_failure()) instead"
     )
 
 
@@ -81,10 +85,20 @@ class AbstractJob(metaclass=_JobMeta):
     def execute_job(self, **kwargs: Any) -> Any:
         """Extract → transform → load. Return whatever describes the run (counts, paths)."""
 
-    @abstractmethod
     def on_success(self, result: Any) -> None:
-        """Called once with ``execute_job``'s result when it returned normally."""
+        """Called once with ``execute_job``'s result when it returned normally. Default: log it."""
+        shown = repr(result)
+        if len(shown) > RESULT_LOG_CHARS:
+            shown = shown[:RESULT_LOG_CHARS] + f"... ({len(shown):,} characters)"
+        self._hook_logger().info("%s succeeded: %s", type(self).__name__, shown)
 
-    @abstractmethod
     def on_failure(self, error_message: str) -> None:
-        """Called once with ``"ExceptionType: message"`` when ``execute_job`` raised."""
+        """Called once with ``"ExceptionType: message"`` when ``execute_job`` raised. Default: log it."""
+        self._hook_logger().error("%s failed: %s", type(self).__name__, error_message)
+
+    def _hook_logger(self) -> Any:
+        """The run's logger (run_id, job, env on every line) when the job holds its context."""
+        logger = getattr(getattr(self, "context", None), "logger", None)
+        if logger is not None and callable(getattr(logger, "info", None)):
+            return logger
+        return logging.getLogger(f"sparkjobs.job.{type(self).__name__}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Stage = Literal["bronze", "silver", "gold"]
+#: the medallion names most projects use; any plain name is accepted (``raw``, ``staging``, ``marts``)
+SUGGESTED_STAGES = ("bronze", "silver", "gold")
+_STAGE_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 KNOWN_CAPABILITIES = frozenset(
     {"incremental", "initial_load", "distributed", "validation", "backfill", "idempotent", "serving"}
 )
@@ -19,8 +21,20 @@ class JobMetadata(BaseModel):
 
     description: str = Field("", description="one line shown by `sparkjobs list`")
     version: str = "0.1.0"
-    stage: Stage | None = None
+    stage: str | None = Field(
+        None, description="the layer the job writes, e.g. bronze, silver, gold (any plain lower-case name)"
+    )
     capabilities: frozenset[str] = frozenset()
     requires: frozenset[str] = Field(
         frozenset(), description="engines/features the job needs, e.g. {'spark'} for UDFs or MLlib"
     )
+
+    @field_validator("stage")
+    @classmethod
+    def _plain_stage(cls, value: str | None) -> str | None:
+        if value is not None and not _STAGE_RE.fullmatch(value):
+            raise ValueError(
+                f"bad stage {value!r}: expected a plain lower-case name of at most 40 characters "
+                f"(letters, digits, '_', '-'), such as {', '.join(SUGGESTED_STAGES)}"
+            )
+        return value

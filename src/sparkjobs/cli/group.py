@@ -16,6 +16,7 @@ from sparkjobs.errors import SparkJobsError
 
 #: name → ("module:attribute", short help shown without importing the module)
 LAZY_SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("sparkjobs.cli.init:init_command", "Create a new project (conf, a job, its test, a pipeline)."),
     "pipeline": ("sparkjobs.cli.pipeline:pipeline_group", "Run, resume, backfill and inspect pipelines."),
     "render": (
         "sparkjobs.cli.targets:render_command",

@@ -80,7 +80,7 @@ def run_command(job: str, log_format: str | None, **kw: Any) -> None:
 
 
 @click.command("list")
-@click.option("--stage", type=click.Choice(["bronze", "silver", "gold"]), default=None)
+@click.option("--stage", default=None, help="only jobs of this stage, e.g. bronze, silver, gold")
 @click.option("--capability", default=None, help="e.g. incremental, distributed, validation")
 @format_option
 def list_command(stage: str | None, capability: str | None, fmt: str) -> None:

@@ -79,13 +79,14 @@ def job_rows(listing: Iterable[tuple[Any, Any]]) -> list[dict[str, Any]]:
 
 def job_table(rows: Sequence[dict[str, Any]]) -> None:
     width = max(len(r["name"]) for r in rows)
+    stage_width = max([6, *(len(r.get("stage") or "") for r in rows)])
     for r in rows:
         if "error" in r:
             click.echo(f"{r['name']:<{width}}  BROKEN: {r['error']}")
             continue
         caps = ",".join(r["capabilities"])
         click.echo(
-            f"{r['name']:<{width}}  {r['stage'] or '-':<6}  v{r['version']:<7} {r['description']}"
+            f"{r['name']:<{width}}  {r['stage'] or '-':<{stage_width}}  v{r['version']:<7} {r['description']}"
             + (f"  [{caps}]" if caps else "")
         )
 

@@ -1,14 +1,14 @@
 """ingest_events, build_recommendations and evaluate_recommendations through the executor, on small data.
 
-Every run goes through ``sparkjobs.executor`` (prepare → execute) with a configuration written into
-a temporary conf dir, exactly like ``sparkjobs run``; the jobs get the suite's SparkSession.
+Every run goes through ``sparkjobs.testing.run_job`` (the executor's prepare → execute, exactly like
+``sparkjobs run``) with a configuration written into a temporary conf dir; the jobs get the suite's
+SparkSession, and run_job puts its SQL settings back after each run.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,20 +18,12 @@ import pytest
 import yaml
 
 from sparkjobs.errors import DataError, JobFailedError
-from sparkjobs.executor import RunRequest, execute, prepare
+from sparkjobs.testing import JobRun, run_job
 
 pytestmark = pytest.mark.spark
 
 DAY1, DAY2, DAY3 = date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 3)
 HEADER = "user_id,item_id,rating,timestamp"
-#: SQL options a job run sets on the shared session; restored after every test
-SESSION_KEYS = (
-    "spark.sql.shuffle.partitions",
-    "spark.sql.autoBroadcastJoinThreshold",
-    "spark.sql.adaptive.enabled",
-    "spark.sql.sources.partitionOverwriteMode",
-    "spark.sql.session.timeZone",
-)
 
 
 def ts(day: date, second: int) -> int:
@@ -55,20 +47,24 @@ class Lake:
         target.mkdir(parents=True, exist_ok=True)
         (target / "part-00000.csv").write_text("\n".join([HEADER, *lines]) + "\n")
 
-    def run(self, job: str, day: date, *params: str) -> dict[str, Any]:
-        request = RunRequest(job=job, conf_dir=self.conf, event_date=day, params=list(params))
-        return dict(execute(prepare(request, {})))
+    def run_job(self, job: str, day: date, *, check: bool = True, **params: Any) -> JobRun:
+        return run_job(
+            job, params, event_date=day, conf_dir=self.conf, tmp_path=self.root.parent, check=check
+        )
+
+    def run(self, job: str, day: date, **params: Any) -> dict[str, Any]:
+        return dict(self.run_job(job, day, **params).result)
 
 
 @pytest.fixture
-def lake(tmp_path: Path, spark: Any) -> Iterator[Lake]:
+def lake(tmp_path: Path, spark: Any) -> Lake:
     root = tmp_path / "lake"
     conf = tmp_path / "conf"
     (conf / "base").mkdir(parents=True)
     model = {"min_cooccurrence": 1, "top_k": 2, "top_n": 2, "max_items_per_user": 100, "popular_pool": 10}
     settings = {
         "spark": {"shuffle_partitions": 2},
-        "observability": {"runs_dir": str(tmp_path / "runs"), "write_textfile": False, "write_report": False},
+        "observability": {"write_textfile": False},
         "jobs": {
             "ingest_events": {
                 "raw_path": str(root / "raw" / "events"),
@@ -93,13 +89,7 @@ def lake(tmp_path: Path, spark: Any) -> Iterator[Lake]:
         },
     }
     (conf / "base" / "test.yml").write_text(yaml.safe_dump(settings))
-    saved = {key: spark.conf.get(key, None) for key in SESSION_KEYS}
-    yield Lake(root, conf)
-    for key, value in saved.items():
-        if value is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, value)
+    return Lake(root, conf)
 
 
 def bronze(spark: Any, lake: Lake) -> list[tuple[Any, ...]]:
@@ -131,7 +121,7 @@ def test_bad_rows_go_to_quarantine_with_reasons_and_the_good_rows_load(spark: An
         f"3,,4.0,{ts(DAY1, 6)}",  # missing field
         "3,12,4.0",  # a column short
     )
-    result = lake.run("ingest_events", DAY1, "max_rejected_ratio=0.9")
+    result = lake.run("ingest_events", DAY1, max_rejected_ratio=0.9)
     assert result["rows_read"] == 8
     assert result["rows_quarantined"] == 5
     assert result["quarantine_by_reason"] == {
@@ -180,6 +170,11 @@ def test_too_many_rejected_rows_fail_the_run_and_leave_bronze_alone(spark: Any, 
         lake.run("ingest_events", DAY2)
     assert isinstance(failed.value.cause, DataError)
     assert "2 of 3 rows (66.7%) were rejected" in str(failed.value)
+    again = lake.run_job("ingest_events", DAY2, check=False)
+    assert again.error is not None and isinstance(again.error.cause, DataError)
+    assert (again.report["status"], again.report["error"]["type"]) == ("failed", "sparkjobs.errors.DataError")
+    assert "2 of 3 rows (66.7%) were rejected" in again.report["error"]["message"]
+    assert again.report_path == lake.root.parent / "runs" / f"{again.run_id}.json"
     assert bronze(spark, lake) == [(1, 10, 4.0, ts(DAY1, 1), "2024-03-01", "2024-03")]
     reasons = sorted(r.reason for r in spark.read.parquet(lake.path("quarantine")).collect())
     assert reasons == ["bad_item_id", "bad_user_id"]
@@ -212,11 +207,11 @@ def test_rerunning_a_date_replaces_exactly_that_date(spark: Any, lake: Lake) -> 
     lake.deliver(DAY2, f"3,12,4.5,{ts(DAY2, 1)}", f"1,10,4.0,{ts(DAY1, 1)}", "4,1,9,1")
     lake.deliver(DAY3, f"4,13,2.0,{ts(DAY3, 1)}")
     for day in (DAY1, DAY2, DAY3):
-        lake.run("ingest_events", day, "max_rejected_ratio=0.5")
+        lake.run("ingest_events", day, max_rejected_ratio=0.5)
     first = bronze(spark, lake)
     first_quarantine = sorted(map(tuple, spark.read.parquet(lake.path("quarantine")).collect()))
-    again = lake.run("ingest_events", DAY2, "max_rejected_ratio=0.5")
-    lake.run("ingest_events", DAY1, "max_rejected_ratio=0.5")
+    again = lake.run("ingest_events", DAY2, max_rejected_ratio=0.5)
+    lake.run("ingest_events", DAY1, max_rejected_ratio=0.5)
     assert again["rows_written"] == 1 and again["duplicates_of_previous"] == 1
     assert bronze(spark, lake) == first
     assert len(first) == len(set(first)) == 4
@@ -235,16 +230,16 @@ def test_initial_load_builds_what_the_daily_runs_build(spark: Any, lake: Lake, t
     for day in (DAY1, DAY2, DAY3):
         lake.run("ingest_events", day)
     daily = bronze(spark, lake)
-    result = lake.run("ingest_events", DAY3, "mode=initial_load")
+    result = lake.run("ingest_events", DAY3, mode="initial_load")
     assert (result["deliveries"], result["rows_read"], result["duplicates_within_batch"]) == (3, 5, 1)
     assert bronze(spark, lake) == daily
     # daily partitions hold the same rows; an initial load up to day 2 keeps day 3 as it is
     by_day = lake.run(
         "ingest_events",
         DAY3,
-        "mode=initial_load",
-        "partition_granularity=day",
-        f"bronze_path={tmp_path / 'b2'}",
+        mode="initial_load",
+        partition_granularity="day",
+        bronze_path=str(tmp_path / "b2"),
     )
     assert by_day["bronze_partitions_written"] == 3
     rows = sorted(
@@ -255,7 +250,7 @@ def test_initial_load_builds_what_the_daily_runs_build(spark: Any, lake: Lake, t
     )
     assert rows == sorted(r[:4] for r in daily)
     lake.deliver(DAY1, f"1,10,4.0,{ts(DAY1, 1)}")  # the upstream corrected day 1
-    lake.run("ingest_events", DAY2, "mode=initial_load")
+    lake.run("ingest_events", DAY2, mode="initial_load")
     assert [(r[0], r[4]) for r in bronze(spark, lake)] == [
         (1, "2024-03-01"),
         (3, "2024-03-02"),
@@ -274,7 +269,7 @@ def test_a_missing_delivery_fails_unless_empty_days_are_allowed(spark: Any, lake
     for path in (lake.raw / "event_date=2024-03-02").iterdir():
         path.unlink()
     (lake.raw / "event_date=2024-03-02").rmdir()
-    result = lake.run("ingest_events", DAY2, "on_missing_input=empty")
+    result = lake.run("ingest_events", DAY2, on_missing_input="empty")
     assert (result["deliveries"], result["rows_written"]) == (0, 0)
     assert [r[0] for r in bronze(spark, lake)] == [1]
 
@@ -313,7 +308,7 @@ def deliver_fixture(lake: Lake) -> None:
         "4,Delta,,Horror\n"
         "x,Broken,1999,\n"
     )
-    lake.run("ingest_events", DAY3, "mode=initial_load")
+    lake.run("ingest_events", DAY3, mode="initial_load")
 
 
 def test_build_writes_silver_and_the_gold_snapshot_idempotently(spark: Any, lake: Lake) -> None:
@@ -384,7 +379,7 @@ def test_build_writes_silver_and_the_gold_snapshot_idempotently(spark: Any, lake
 
 def test_the_window_limits_what_is_learned_but_not_what_is_excluded(spark: Any, lake: Lake) -> None:
     deliver_fixture(lake)
-    result = lake.run("build_recommendations", DAY3, "window_days=2")
+    result = lake.run("build_recommendations", DAY3, window_days=2)
     # window = days 2-3: likes B (u1 u2 u3), C (u1 u3), D (u4); B-C co-liked by u1 and u3
     assert result["window"] == ["2024-03-02", "2024-03-03"]
     assert gold(spark, lake, "similar_items", DAY3, "item_id", "similar_item_id", "rank") == [
@@ -423,8 +418,8 @@ def test_evaluate_writes_the_side_by_side_report(lake: Lake) -> None:
     (deliver_catalog / "movies.csv").write_text(
         "item_id,title,year,genres\n" + "".join(f"{i},T{i},2000,Drama\n" for i in range(1, 11))
     )
-    lake.run("ingest_events", DAY3, "mode=initial_load")
-    result = lake.run("evaluate_recommendations", DAY3, "k=2")
+    lake.run("ingest_events", DAY3, mode="initial_load")
+    result = lake.run("evaluate_recommendations", DAY3, k=2)
     report = json.loads((Path(result["report_path"]) / "report.json").read_text())
     assert report["models"] == result["models"]
     assert report["catalog_items"] == 10 and report["k"] == 2

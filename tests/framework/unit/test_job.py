@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -71,13 +73,57 @@ def test_overriding_run_fails_at_class_creation() -> None:
                 return None
 
 
-def test_hooks_are_abstract() -> None:
+def test_execute_job_is_the_only_abstract_hook() -> None:
     class Incomplete(AbstractJob):
-        def execute_job(self, **kwargs: Any) -> Any:
-            return 1
+        pass
 
-    with pytest.raises(TypeError, match="on_failure"):
+    with pytest.raises(TypeError, match="execute_job"):
         Incomplete()  # type: ignore[abstract]
+
+
+class Minimal(AbstractJob):
+    def __init__(self, fail: bool = False, result: Any = None) -> None:
+        self.fail, self.result = fail, result
+
+    def execute_job(self, **kwargs: Any) -> Any:
+        if self.fail:
+            raise ValueError("bad amount -3 in orders.csv")
+        return self.result
+
+
+def test_default_hooks_log_success_and_failure(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sparkjobs.job")
+    assert Minimal(result={"rows": 3}).run() == {"rows": 3}
+    with pytest.raises(ValueError, match="bad amount"):
+        Minimal(fail=True).run()
+    logged = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert logged == [
+        ("sparkjobs.job.Minimal", "INFO", "Minimal succeeded: {'rows': 3}"),
+        ("sparkjobs.job.Minimal", "ERROR", "Minimal failed: ValueError: bad amount -3 in orders.csv"),
+    ]
+
+
+def test_default_on_success_cuts_a_long_result(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sparkjobs.job")
+    Minimal(result="x" * 2000).run()
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message == "Minimal succeeded: '" + "x" * 499 + "... (2,002 characters)"
+
+
+def test_default_hooks_use_the_context_logger_when_the_job_keeps_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="sparkjobs.run")
+
+    class WithContext(Minimal):
+        def __init__(self) -> None:
+            super().__init__(result=7)
+            self.context = SimpleNamespace(logger=logging.getLogger("sparkjobs.run.daily"))
+
+    WithContext().run()
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        ("sparkjobs.run.daily", "WithContext succeeded: 7")
+    ]
 
 
 def test_run_inherited_from_a_mixin_fails_at_class_creation() -> None:

@@ -108,3 +108,22 @@ def test_one_name_registered_twice_for_the_same_module_is_not_a_conflict(
     plugin("pkg-same", {"same_daily": "pkg_same.jobs.daily"})
     plugin("pkg-same-copy", {"same_daily": "pkg_same.jobs.daily"})
     assert resolve("same_daily").module_name == "pkg_same.jobs.daily"
+
+
+def test_any_plain_stage_name_is_listed_and_filtered(
+    job_dir: Callable[[str, str], Path], plugin: Callable
+) -> None:
+    job_dir("martpkg.jobs.revenue", MODEL_JOB.replace('stage="silver"', 'stage="marts"'))
+    plugin("mart-jobs", {"mart_revenue": "martpkg.jobs.revenue"})
+    assert {s.name for s, _ in list_jobs(stage="marts")} == {"mart_revenue"}
+    assert "mart_revenue" not in {s.name for s, _ in list_jobs(stage="silver")}
+
+
+@pytest.mark.parametrize("bad", ["Gold", "", "raw data", "x" * 41, "9lives"])
+def test_a_stage_must_be_a_plain_lower_case_name(bad: str) -> None:
+    from pydantic import ValidationError
+
+    from sparkjobs.metadata import JobMetadata
+
+    with pytest.raises(ValidationError, match=r"bad stage .* such as bronze, silver, gold"):
+        JobMetadata(stage=bad)
