@@ -82,13 +82,19 @@ def lake(tmp_path: Path, spark: Any) -> Iterator[Lake]:
                 "gold_path": str(root / "gold"),
                 "catalog_quarantine_path": str(root / "quarantine_catalog"),
                 "window_days": 30,
-                "model": model,
+                "model": "item_knn",  # the hand-checked gold below is item-kNN's
+                "params": model,
             },
             "evaluate_recommendations": {
                 "bronze_path": str(root / "bronze"),
                 "catalog_path": str(root / "raw" / "catalog" / "movies.csv"),
                 "output_path": str(root / "reports"),
-                "model": model,
+                "params": model,
+                "ease": {"l2": 1.0, "min_item_likes": 1},
+                "models": ["popularity", "item_knn", "ease"],  # ALS: its own test (model tests)
+                "cutoffs": [2, 3],
+                "curve_max_k": 4,
+                "tuning": {"item_knn": {"shrinkage": [0.0, 1.0]}, "ease": {}, "min_coverage": 0.0},
             },
         },
     }
@@ -424,12 +430,22 @@ def test_evaluate_writes_the_side_by_side_report(lake: Lake) -> None:
         "item_id,title,year,genres\n" + "".join(f"{i},T{i},2000,Drama\n" for i in range(1, 11))
     )
     lake.run("ingest_events", DAY3, "mode=initial_load")
-    result = lake.run("evaluate_recommendations", DAY3, "k=2")
+    result = lake.run("evaluate_recommendations", DAY3)
     report = json.loads((Path(result["report_path"]) / "report.json").read_text())
     assert report["models"] == result["models"]
-    assert report["catalog_items"] == 10 and report["k"] == 2
-    assert set(report["models"]) == {"item_knn", "popularity"}
+    assert report["catalog_items"] == 10 and report["k"] == 2 and report["cutoffs"] == [2, 3]
+    assert list(report["models"]) == ["popularity", "item_knn", "ease"]
+    for name, model in report["models"].items():
+        assert set(model["metrics"]) == {"2", "3"}, name
+        assert set(model["metrics"]["2"]) >= {"hit_rate", "precision", "recall", "ndcg", "map", "coverage"}
+        assert list(model["hit_rate_curve"]) == ["1", "2", "3", "4"]
+        assert model["train_seconds"] >= 0 and model["score_seconds"] >= 0
+    # item-kNN was tuned on the validation split: both values of the grid were tried
+    trials = report["models"]["item_knn"]["tuning"]
+    assert [t["params"] for t in trials] == [{"shrinkage": 0.0}, {"shrinkage": 1.0}]
+    assert report["models"]["item_knn"]["params"]["shrinkage"] in (0.0, 1.0)
+    assert report["default_model"] in ("item_knn", "ease")
     markdown = (Path(result["report_path"]) / "report.md").read_text()
-    assert "| model | users | HitRate@2 | Precision@2 | Recall@2 | coverage | items |" in markdown
-    knn = result["models"]["item_knn"]
-    assert f"| item_knn | {knn['users']} | {knn['hit_rate']:.4f} |" in markdown
+    assert "| model | HitRate@2 | Precision@2 | Recall@2 | NDCG@2 | MAP@2 | coverage@2 | items |" in markdown
+    knn = result["models"]["item_knn"]["metrics"]["2"]
+    assert f"| item_knn | {knn['hit_rate']:.4f} | {knn['precision']:.4f} |" in markdown
