@@ -107,8 +107,9 @@ def collect_lists(recommendations: DataFrame, own_source: str) -> dict[int, list
     rows = recommendations.select("user_id", "item_id", "rank", "source").collect()
     lists: dict[int, list[tuple[int, int, bool]]] = {}
     for r in rows:
-        own = r["source"] == own_source or (own_source == POPULAR and r["source"] == POPULAR)
-        lists.setdefault(int(r["user_id"]), []).append((int(r["rank"]), int(r["item_id"]), own))
+        lists.setdefault(int(r["user_id"]), []).append(
+            (int(r["rank"]), int(r["item_id"]), r["source"] == own_source)
+        )
     return {user: [(item, own) for _, item, own in sorted(items)] for user, items in lists.items()}
 
 

@@ -11,7 +11,8 @@ Where it stops scaling: the Gram matrix is dense, ``n_items^2`` doubles on the d
 0.8 GB; 30k: 7.2 GB) and its inverse costs ``O(n_items^3)`` (about 3 s for MovieLens's 3.3k items
 on one idle core, ~25x that at 10k). ``max_items`` refuses a larger catalog with a clear error
 rather than running the driver out of memory; beyond ~20k items use ALS (distributed) or a sparse
-approximation of EASE. Users only cost the scoring product, ``n_users x n_items``, done in blocks.
+approximation of EASE. Users only cost the scoring product, ``n_users x n_items``, done in blocks
+(:mod:`recommendations.models.driver`).
 """
 
 from __future__ import annotations
@@ -22,14 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recommendations.model import ModelParams, positives
 from recommendations.models.base import Recommender, with_fallback
+from recommendations.models.driver import cells, collect_pairs, recommend_on_driver
 from sparkjobs import DataError
 
 if TYPE_CHECKING:
     import numpy as np
     from pyspark.sql import DataFrame
-
-#: users scored per block of the matrix product (bounds the driver's memory to block x items)
-USER_BLOCK = 2048
 
 
 class EaseParams(BaseModel):
@@ -59,22 +58,6 @@ def ease_weights(x: np.ndarray, l2: float) -> np.ndarray:
     return weights
 
 
-def top_scores(scores: np.ndarray, items: np.ndarray, top_n: int) -> list[tuple[int, int, float]]:
-    """Per row (user index), the ``top_n`` positive scores: ``(row, item_id, score)``, best first,
-    ties by item id. Excluded entries must be ``-inf``."""
-    import numpy as np
-
-    out: list[tuple[int, int, float]] = []
-    for row in range(scores.shape[0]):
-        s = scores[row]
-        candidates = np.flatnonzero(s > 0)
-        if candidates.size == 0:
-            continue
-        order = np.lexsort((items[candidates], -s[candidates]))[:top_n]
-        out.extend((row, int(items[i]), float(s[i])) for i in candidates[order])
-    return out
-
-
 class EaseRecommender(Recommender):
     """EASE^R on the driver, popular fallback in Spark."""
 
@@ -87,64 +70,36 @@ class EaseRecommender(Recommender):
     def fit(self, interactions: DataFrame) -> None:
         import numpy as np
 
-        liked = positives(interactions, self.params).select("user_id", "item_id").distinct()
-        pairs = np.array([(r[0], r[1]) for r in liked.collect()], dtype=np.int64).reshape(-1, 2)
+        pairs = collect_pairs(positives(interactions, self.params))
         items, likes = np.unique(pairs[:, 1], return_counts=True)
         kept = likes >= self.ease.min_item_likes
-        if int(kept.sum()) > self.ease.max_items:
+        n = int(kept.sum())
+        if n > self.ease.max_items:
             raise DataError(
-                f"EASE would fit {int(kept.sum()):,} items, more than ease.max_items="
-                f"{self.ease.max_items:,} (a dense {int(kept.sum()):,}^2 matrix on the driver); raise "
-                "ease.min_item_likes or ease.max_items, or use model: als"
+                f"EASE would fit {n:,} items, more than ease.max_items={self.ease.max_items:,} (a dense "
+                f"{n:,}^2 matrix on the driver); raise ease.min_item_likes or ease.max_items, "
+                "or use model: als"
             )
         self.items = items[kept]
         self.liked = pairs
         users = np.unique(pairs[:, 0])
-        cells = self._cells(pairs, users)
-        x = np.zeros((users.size, self.items.size), dtype=np.float64)
-        x[cells[:, 0], cells[:, 1]] = 1.0
-        self.weights = (
-            ease_weights(x, self.ease.l2) / likes[kept].astype(np.float64) ** self.ease.popularity_penalty
-        )
+        x = np.zeros((users.size, n), dtype=np.float64)
+        liked = cells(pairs, users, self.items)
+        x[liked[:, 0], liked[:, 1]] = 1.0
+        penalty = likes[kept].astype(np.float64) ** self.ease.popularity_penalty
+        self.weights = ease_weights(x, self.ease.l2) / penalty if n else np.zeros((0, 0))
         self.popular = self.fit_popular(interactions)
 
     def recommend(self, users: DataFrame, rated: DataFrame) -> DataFrame:
         import numpy as np
 
-        wanted = np.array(
-            sorted({int(r[0]) for r in users.select("user_id").distinct().collect()}), dtype=np.int64
-        )
-        seen = np.array(
-            [(int(r[0]), int(r[1])) for r in rated.select("user_id", "item_id").distinct().collect()],
-            dtype=np.int64,
-        ).reshape(-1, 2)
-        liked, seen = self._cells(self.liked, wanted), self._cells(seen, wanted)
-        rows: list[tuple[int, int, float]] = []
-        for start in range(0, wanted.size, USER_BLOCK):
-            stop = min(start + USER_BLOCK, wanted.size)
-            x = np.zeros((stop - start, self.items.size))
-            block = (liked[:, 0] >= start) & (liked[:, 0] < stop)
-            x[liked[block, 0] - start, liked[block, 1]] = 1.0
+        def block_scores(block: np.ndarray) -> np.ndarray:
+            liked = cells(self.liked, block, self.items)
+            x = np.zeros((block.size, self.items.size))
+            x[liked[:, 0], liked[:, 1]] = 1.0
             scores = x @ self.weights
             scores[x.sum(axis=1) < self.params.min_user_positives] = -np.inf
-            block = (seen[:, 0] >= start) & (seen[:, 0] < stop)
-            scores[seen[block, 0] - start, seen[block, 1]] = -np.inf
-            rows.extend(
-                (int(wanted[start + r]), item, score)
-                for r, item, score in top_scores(scores, self.items, self.params.top_n)
-            )
-        personal = users.sparkSession.createDataFrame(rows, "user_id int, item_id int, score double")
+            return scores
+
+        personal = recommend_on_driver(users, rated, self.items, self.params.top_n, block_scores)
         return with_fallback(personal, users, rated, self.popular, self.params.top_n, self.name)
-
-    def _cells(self, pairs: np.ndarray, users: np.ndarray) -> np.ndarray:
-        """``(user_id, item_id)`` pairs as ``(row in users, column of the item)``, for the pairs
-        whose user is in ``users`` and whose item is in the model."""
-        import numpy as np
-
-        row = np.searchsorted(users, pairs[:, 0]).clip(max=max(users.size - 1, 0))
-        column = np.searchsorted(self.items, pairs[:, 1]).clip(max=max(self.items.size - 1, 0))
-        known = (users.size > 0) & (self.items.size > 0)
-        if not known:
-            return np.zeros((0, 2), dtype=np.int64)
-        inside = (users[row] == pairs[:, 0]) & (self.items[column] == pairs[:, 1])
-        return np.stack([row[inside], column[inside]], axis=1)

@@ -388,6 +388,39 @@ def test_build_writes_silver_and_the_gold_snapshot_idempotently(spark: Any, lake
     assert sorted((r.item_id, r.rank, r.source) for r in day2) == [(A, 1, "item_knn"), (D, 2, "popular")]
 
 
+def test_build_serves_the_configured_model_in_the_same_schema(spark: Any, lake: Lake) -> None:
+    deliver_fixture(lake)
+    ease = ["model=ease", "ease.l2=1.0", "ease.popularity_penalty=0.0", "ease.min_item_likes=1"]
+    result = lake.run("build_recommendations", DAY3, *ease)
+    assert (result["model"], result["users_with_model"]) == ("ease", 4)
+    # the EASE^R scores of this fixture, by hand in tests/app/spark/test_recommendation_models.py
+    assert gold(spark, lake, "recommendations", DAY3, "user_id", "item_id", "score", "rank", "source") == [
+        (1, D, r6(1 / 6), 1, "ease"),
+        (2, C, 0.5, 1, "ease"),
+        (2, D, r6(1 / 6), 2, "ease"),
+        (3, A, 0.5, 1, "ease"),
+        (3, D, 1.0, 2, "popular"),
+        (4, B, r6(4 / 19), 1, "ease"),
+        (4, C, 2.0, 2, "popular"),
+        (5, B, 3.0, 1, "popular"),
+        (5, C, 2.0, 2, "popular"),
+    ]
+    # what the loader reads is unchanged: same columns and types; similar items stay item-kNN's
+    dtypes = dict(spark.read.parquet(f"{lake.path('gold')}/recommendations").dtypes)
+    assert dtypes == {
+        "user_id": "int",
+        "item_id": "int",
+        "score": "double",
+        "rank": "int",
+        "source": "string",
+        "snapshot_date": "date",
+    }
+    assert gold(spark, lake, "similar_items", DAY3, "item_id", "similar_item_id", "rank")[:2] == [
+        (A, B, 1),
+        (A, D, 2),
+    ]
+
+
 def test_the_window_limits_what_is_learned_but_not_what_is_excluded(spark: Any, lake: Lake) -> None:
     deliver_fixture(lake)
     result = lake.run("build_recommendations", DAY3, "window_days=2")

@@ -7,7 +7,8 @@ import pytest
 
 from recommendations.comparison import ComparisonSpec
 from recommendations.model import ModelParams
-from recommendations.models.ease import EaseParams, ease_weights, top_scores
+from recommendations.models.driver import cells, top_scores
+from recommendations.models.ease import EaseParams, ease_weights
 from recommendations.tuning import Trial, best, combinations
 from sparkjobs.errors import ConfigError
 
@@ -33,6 +34,13 @@ def test_top_scores_keeps_positive_scores_best_first_ties_by_item_id() -> None:
     # user 0: 20 (0.9), then 10 and 30 tie at 0.5 → item id; user 1 has no positive score
     assert top_scores(scores, items, top_n=2) == [(0, 20, 0.9), (0, 10, 0.5)]
     assert top_scores(scores, items, top_n=5) == [(0, 20, 0.9), (0, 10, 0.5), (0, 30, 0.5)]
+
+
+def test_cells_map_known_pairs_to_rows_and_columns() -> None:
+    pairs = np.array([[5, 10], [7, 30], [6, 20], [5, 99]])  # user 6 and item 99 are unknown
+    got = cells(pairs, users=np.array([5, 7]), items=np.array([10, 20, 30]))
+    assert got.tolist() == [[0, 0], [1, 2]]
+    assert cells(pairs, users=np.array([], dtype=np.int64), items=np.array([10])).shape == (0, 2)
 
 
 def test_the_tuner_takes_the_best_hit_rate_among_settings_with_enough_coverage() -> None:
