@@ -58,7 +58,7 @@ bench: install-dev
 
 # The model comparison of docs/recommendations.md (tables, docs/comparison/*.json|md|png), on MovieLens.
 compare: install-dev
-	$(PY) -m recommendations.compare --out docs/comparison --docs docs/recommendations.md
+	$(PY) -m recommendations.compare --out docs/comparison --docs docs/recommendations.md --spec docs/comparison/spec.yml
 
 # The container image, built here without a registry (docs/deployment.md): mmdebstrap base image, a
 # wheelhouse from this venv's package index, sparkjobs:latest and sparkjobs-postgres:local. Starts a

@@ -1,6 +1,7 @@
 """Regenerate the model comparison of docs/recommendations.md: one command, every number and the plot.
 
-    python -m recommendations.compare --out docs/comparison --docs docs/recommendations.md
+    python -m recommendations.compare --out docs/comparison --docs docs/recommendations.md \
+        --spec docs/comparison/spec.yml
 
 Runs :func:`recommendations.comparison.compare` with the default :class:`ComparisonSpec` (or the
 ``--spec`` YAML, same keys as ``jobs.evaluate_recommendations.comparison``) on the MovieLens ratings

@@ -449,12 +449,13 @@ def test_build_without_bronze_says_what_to_run(lake: Lake) -> None:
 
 # -- evaluate ----------------------------------------------------------------------------------------
 def test_evaluate_writes_the_side_by_side_report(lake: Lake) -> None:
-    # 6 users with 4 distinct items each over three days (some re-rated); the latest fifth is held out
+    # 6 users with 9 distinct items each over three days (all likes); each user's latest is the test
+    # set (floor(9 * 0.2) = 1), the latest of the other 8 the validation set of the tuning
     for n, day in enumerate((DAY1, DAY2, DAY3)):
         lines = [
-            f"{u},{(u + k + n) % 7 + 1},{4.0 + (k % 2) / 2},{ts(day, 10 * u + k)}"
+            f"{u},{(u + k + 3 * n) % 10 + 1},{4.0 + (k % 2) / 2},{ts(day, 10 * u + k)}"
             for u in range(1, 7)
-            for k in range(2)
+            for k in range(3)
         ]
         lake.deliver(day, *lines)
     deliver_catalog = lake.root / "raw" / "catalog"
