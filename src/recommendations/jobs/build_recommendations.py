@@ -17,6 +17,10 @@ Gold (``<gold_path>/<table>/snapshot_date=<date>/``), computed over the window
 
 Quality checks run on every gold table before anything is written, so a failing check publishes
 nothing. Each table's snapshot partition is replaced as a whole: rerunning a date is idempotent.
+
+Why this module is long: it is one job's five phases (extract, silver, model, quality, load), which
+share the run's cached frames and fitted recommender; the models themselves live in
+:mod:`recommendations.model` and :mod:`recommendations.models`.
 """
 
 from __future__ import annotations
