@@ -8,7 +8,7 @@ PY      = $(BIN)/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(abspath $(PY))
 
-.PHONY: run test test-fast lint typecheck contracts install install-dev bench clean example image deploy-test deploy-up deploy-down
+.PHONY: run test test-fast lint typecheck contracts install install-dev bench compare clean example image deploy-test deploy-up deploy-down
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (need Python 3.11+; set PYTHON=...)"; exit 2; }
@@ -55,6 +55,10 @@ bench: install-dev
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_loader.py --dsn $(BENCH_PG_DSN)
 	$(PY) bench/bench_overhead.py --spark
+
+# The model comparison of docs/recommendations.md (tables, docs/comparison/*.json|md|png), on MovieLens.
+compare: install-dev
+	$(PY) -m recommendations.compare --out docs/comparison --docs docs/recommendations.md --spec docs/comparison/spec.yml
 
 # The container image, built here without a registry (docs/deployment.md): mmdebstrap base image, a
 # wheelhouse from this venv's package index, sparkjobs:latest and sparkjobs-postgres:local. Starts a

@@ -84,7 +84,8 @@ def write_conf(work: Path, window_days: int, shuffle_partitions: int) -> Path:
                 "gold_path": str(lake / "gold"),
                 "catalog_quarantine_path": str(lake / "quarantine_catalog"),
                 "window_days": window_days,
-                "model": MODEL,
+                "model": "item_knn",  # the plain script below is item-kNN
+                "params": MODEL,
             },
         },
     }

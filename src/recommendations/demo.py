@@ -56,7 +56,7 @@ class StepOutcome:
             rows = r["rows"]
             return (
                 f"{r['silver_interactions']:,} silver interactions → {rows['recommendations']:,} "
-                f"recommendations for {r['users']:,} users ({r['users_with_item_knn']:,} item-kNN), "
+                f"recommendations for {r['users']:,} users ({r['users_with_model']:,} {r['model']}), "
                 f"{rows['similar_items']:,} similar, {rows['popular_items']:,} popular, "
                 f"{rows['items']:,} items"
             )

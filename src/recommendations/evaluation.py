@@ -1,55 +1,68 @@
-"""Offline evaluation: a per-user temporal hold-out, ranking metrics, our model vs a popularity baseline.
+"""Offline evaluation: a per-user temporal hold-out on which every recommender is compared.
 
 Split: each user's ratings are ordered by time (ties by item id); the last ``floor(n * test_fraction)``
 are the test set, the rest the training set. (A single global time cutoff does not work on
-MovieLens: only ~20 users have ratings on both sides of any cutoff.)
+MovieLens: only ~20 users have ratings on both sides of any cutoff.) Tuning never sees the test
+set: it splits the *training* set the same way (``validation_fraction``) and picks parameters on
+that validation part (:mod:`recommendations.tuning`); the chosen parameters are then fitted on the
+whole training set.
 
 Evaluated users: users with at least one *positive* test rating (rating ``>= positive_rating``).
-For each, both recommenders are trained on the training set only and rank items the user has not
-rated in training:
-
-- ``HitRate@K``   share of users with at least one test positive among their top K;
-- ``Precision@K`` mean over users of hits / K;
-- ``Recall@K``    mean over users of hits / (the user's test positives);
-- ``coverage``    catalog coverage: distinct items in the top K of *every* user the recommender
-  serves (every user with training data) / items in the catalog.
+Every recommender is fitted on the training set only and ranks, for every user with training data,
+the items that user has not rated in training; the metrics (:mod:`recommendations.metrics`) are
+computed from the same collected lists for every model, at each cut-off and for the HitRate@K
+curve. Training time is ``fit`` (everything the model learns, materialised), scoring time is
+``recommend`` for every user plus collecting the lists.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from recommendations.model import ModelParams, fit_and_recommend, positives, recommend
+from recommendations.metrics import RankingMetrics, hit_rate_curve, ranking_metrics
+from recommendations.model import POPULAR
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-#: the two recommenders compared, in report order
-MODELS = ("item_knn", "popularity")
+    from recommendations.models import Recommender
 
 
 @dataclass(frozen=True)
-class RankingMetrics:
-    """Metrics of one recommender on the hold-out."""
+class Holdout:
+    """A training part and what is expected of it: the test positives of each evaluated user."""
+
+    train: DataFrame
+    truth: dict[int, set[int]]
+
+    def release(self) -> None:
+        self.train.unpersist()
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One recommender on one hold-out: metrics per cut-off, the HitRate@K curve, timings."""
 
     model: str
-    users: int
-    hit_rate: float
-    precision: float
-    recall: float
-    coverage: float
-    items_recommended: int
+    params: dict[str, Any]
+    metrics: dict[int, RankingMetrics]
+    curve: dict[int, float]
+    train_seconds: float
+    score_seconds: float
+    tuning: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
-            "users": self.users,
-            "hit_rate": self.hit_rate,
-            "precision": self.precision,
-            "recall": self.recall,
-            "coverage": self.coverage,
-            "items_recommended": self.items_recommended,
+            "params": self.params,
+            "metrics": {str(k): m.to_dict() for k, m in self.metrics.items()},
+            "hit_rate_curve": {str(k): v for k, v in self.curve.items()},
+            "train_seconds": round(self.train_seconds, 2),
+            "score_seconds": round(self.score_seconds, 2),
+            "tuning": self.tuning,
         }
 
 
@@ -73,73 +86,57 @@ def temporal_split(interactions: DataFrame, test_fraction: float) -> tuple[DataF
     return train, test
 
 
-def ranking_metrics(
-    model: str, recommendations: DataFrame, test_positives: DataFrame, k: int, catalog_size: int
-) -> RankingMetrics:
-    """Metrics of ``recommendations`` (``user_id, item_id, rank``) against ``test_positives``.
-
-    Every user in ``test_positives`` is evaluated (a user without recommendations scores zero);
-    coverage counts the items in the top ``k`` of every user in ``recommendations``.
-    """
+def holdout(interactions: DataFrame, test_fraction: float, positive_rating: float) -> Holdout:
+    """The training part (persisted) and the test positives per user, collected."""
     from pyspark.sql import functions as F
 
-    if catalog_size < 1:
-        raise ValueError("catalog_size must be >= 1")
-    truth = test_positives.select("user_id", "item_id").distinct()
-    wanted = truth.groupBy("user_id").agg(F.count(F.lit(1)).alias("positives"))
-    top_all = recommendations.filter(F.col("rank") <= k).select("user_id", "item_id").distinct()
-    top = top_all.join(wanted.select("user_id"), "user_id", "left_semi")
-    hits = top.join(truth, ["user_id", "item_id"]).groupBy("user_id").agg(F.count(F.lit(1)).alias("hits"))
-    per_user = wanted.join(hits, "user_id", "left").fillna(0, subset=["hits"])
-    (row,) = per_user.agg(
-        F.count(F.lit(1)).alias("users"),
-        F.avg((F.col("hits") > 0).cast("double")).alias("hit_rate"),
-        F.avg(F.col("hits") / F.lit(float(k))).alias("precision"),
-        F.avg(F.col("hits") / F.col("positives")).alias("recall"),
-    ).collect()
-    items = top_all.select("item_id").distinct().count()
-    users = int(row["users"])
-    return RankingMetrics(
-        model=model,
-        users=users,
-        hit_rate=float(row["hit_rate"] or 0.0),
-        precision=float(row["precision"] or 0.0),
-        recall=float(row["recall"] or 0.0),
-        coverage=items / catalog_size,
-        items_recommended=items,
-    )
-
-
-def evaluate(
-    interactions: DataFrame,
-    catalog_size: int,
-    params: ModelParams,
-    *,
-    k: int = 10,
-    test_fraction: float = 0.2,
-    salt_buckets: int = 1,
-) -> dict[str, RankingMetrics]:
-    """Hold-out metrics of the item-kNN recommender and of the popularity baseline, by model name.
-
-    ``interactions``: one row per user-item (the latest rating), ``user_id, item_id, rating,
-    timestamp``. Both models recommend ``k`` items (``top_n`` is set to ``k``).
-    """
-    from pyspark.sql import functions as F
-
-    params = params.model_copy(update={"top_n": k})
     train, test = temporal_split(interactions, test_fraction)
-    train = train.persist()
-    test_positives = test.filter(F.col("rating") >= F.lit(params.positive_rating)).persist()
-    users = train.select("user_id").distinct()
-    rated = train.select("user_id", "item_id")
-    fitted = fit_and_recommend(users, rated, train, params, salt_buckets)
-    popular = fitted.popular_items.persist()
-    # the baseline: the same recommender without neighbours, i.e. the popularity fallback alone
-    no_neighbours = fitted.similar_items.limit(0)
-    baseline = recommend(users, rated, positives(train, params), no_neighbours, popular, params, salt_buckets)
-    recs = {"item_knn": fitted.recommendations.persist(), "popularity": baseline.persist()}
+    truth: dict[int, set[int]] = {}
+    for row in test.filter(F.col("rating") >= F.lit(positive_rating)).select("user_id", "item_id").collect():
+        truth.setdefault(int(row["user_id"]), set()).add(int(row["item_id"]))
+    if not truth:
+        raise ValueError(
+            f"no user has a positive (rating >= {positive_rating:g}) among their latest {test_fraction:.0%} "
+            "of ratings: nothing to evaluate"
+        )
+    return Holdout(train.persist(), truth)
+
+
+def collect_lists(recommendations: DataFrame, own_source: str) -> dict[int, list[tuple[int, bool]]]:
+    """user → ``[(item_id, ranked by the model itself)]`` by rank, from ``user_id, item_id, rank, source``."""
+    rows = recommendations.select("user_id", "item_id", "rank", "source").collect()
+    lists: dict[int, list[tuple[int, int, bool]]] = {}
+    for r in rows:
+        lists.setdefault(int(r["user_id"]), []).append(
+            (int(r["rank"]), int(r["item_id"]), r["source"] == own_source)
+        )
+    return {user: [(item, own) for _, item, own in sorted(items)] for user, items in lists.items()}
+
+
+def run_model(
+    recommender: Recommender,
+    data: Holdout,
+    catalog_size: int,
+    cutoffs: Sequence[int],
+    curve_ks: Sequence[int] = (),
+) -> ModelResult:
+    """``recommender`` fitted on ``data.train`` and scored for every user with training data."""
+    train = data.train
     try:
-        return {name: ranking_metrics(name, df, test_positives, k, catalog_size) for name, df in recs.items()}
+        started = time.perf_counter()
+        recommender.fit(train)
+        fitted = time.perf_counter()
+        recs = recommender.recommend(train.select("user_id").distinct(), train.select("user_id", "item_id"))
+        own_source = POPULAR if recommender.name == "popularity" else recommender.name
+        lists = collect_lists(recs, own_source)
+        scored = time.perf_counter()
     finally:
-        for df in (train, test_positives, popular, *recs.values()):
-            df.unpersist()
+        recommender.release()
+    return ModelResult(
+        model=recommender.name,
+        params={},
+        metrics={k: ranking_metrics(recommender.name, lists, data.truth, k, catalog_size) for k in cutoffs},
+        curve=hit_rate_curve(lists, data.truth, curve_ks) if curve_ks else {},
+        train_seconds=fitted - started,
+        score_seconds=scored - fitted,
+    )

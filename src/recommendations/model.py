@@ -8,8 +8,10 @@ what is served.
 2. Similarity: for each pair of items, ``cooccurrence`` = users who liked both (each user counts
    with their ``max_items_per_user`` most recent positives, which bounds the quadratic pair
    count of very heavy users); pairs liked together by fewer than ``min_cooccurrence`` users are
-   dropped; ``score = cooccurrence / sqrt(n_i * n_j)`` (cosine of the binary like-vectors, ``n``
-   = users who liked the item); the ``top_k`` most similar items per item are kept.
+   dropped; ``score = cooccurrence / (sqrt(n_i * n_j) + shrinkage)`` (cosine of the binary
+   like-vectors, ``n`` = users who liked the item, shrunk towards 0 for pairs with little support),
+   divided by ``n_j ** popularity_penalty`` for the neighbour ``j`` (0: plain cosine; > 0 lets
+   less popular neighbours through); the ``top_k`` most similar items per item are kept.
 3. Scoring: a user's candidate score is the sum of the similarities between the candidate and the
    items the user liked; items the user already rated are excluded; the ``top_n`` best are the
    ``item_knn`` recommendations (users with fewer than ``min_user_positives`` positives get none).
@@ -57,6 +59,12 @@ class ModelParams(BaseModel):
     min_user_positives: int = Field(1, ge=1, description="users with fewer positives get popular items only")
     popular_pool: int = Field(
         1000, ge=1, description="popular items published, and the pool the fallback draws from"
+    )
+    shrinkage: float = Field(
+        0.0, ge=0.0, description="added to the cosine's denominator: pairs with little support score lower"
+    )
+    popularity_penalty: float = Field(
+        0.0, ge=0.0, le=1.0, description="a neighbour's score is divided by (its likes) ** this"
     )
 
 
@@ -133,18 +141,30 @@ def item_similarity(liked: DataFrame, params: ModelParams) -> DataFrame:
             "item_a",
             "item_b",
             "cooccurrence",
-            (F.col("cooccurrence") / F.sqrt(F.col("likes_a").cast("double") * F.col("likes_b"))).alias(
-                "score"
-            ),
+            "likes_a",
+            "likes_b",
+            (
+                F.col("cooccurrence")
+                / (F.sqrt(F.col("likes_a").cast("double") * F.col("likes_b")) + F.lit(params.shrinkage))
+            ).alias("score"),
         )
     )
+
+    def towards(neighbour_likes: str) -> Column:
+        if params.popularity_penalty == 0:
+            return F.col("score")
+        return F.col("score") / F.pow(F.col(neighbour_likes).cast("double"), F.lit(params.popularity_penalty))
+
     both_ways = scored.select(
-        F.col("item_a").alias("item_id"), F.col("item_b").alias("similar_item_id"), "score", "cooccurrence"
+        F.col("item_a").alias("item_id"),
+        F.col("item_b").alias("similar_item_id"),
+        towards("likes_b").alias("score"),
+        "cooccurrence",
     ).unionByName(
         scored.select(
             F.col("item_b").alias("item_id"),
             F.col("item_a").alias("similar_item_id"),
-            "score",
+            towards("likes_a").alias("score"),
             "cooccurrence",
         )
     )

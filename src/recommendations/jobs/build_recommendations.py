@@ -10,11 +10,17 @@ Gold (``<gold_path>/<table>/snapshot_date=<date>/``), computed over the window
 - ``similar_items``: top-K item-item cosine neighbours from co-occurring positive ratings;
 - ``popular_items``: the items liked by most users in the window;
 - ``recommendations``: top-N per user active in the window, excluding everything the user ever
-  rated, item-kNN first, topped up with popular items (``source``: ``item_knn`` | ``popular``);
+  rated, from the configured ``model`` (``item_knn``, ``ease`` or ``als``; the default is the one
+  the offline comparison picked, see docs/recommendations.md) first, topped up with popular items
+  (``source``: the model's name | ``popular``);
 - ``items``: the catalog, every item with a title.
 
 Quality checks run on every gold table before anything is written, so a failing check publishes
 nothing. Each table's snapshot partition is replaced as a whole: rerunning a date is idempotent.
+
+Why this module is long: it is one job's five phases (extract, silver, model, quality, load), which
+share the run's cached frames and fitted recommender; the models themselves live in
+:mod:`recommendations.model` and :mod:`recommendations.models`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recommendations.lake import BRONZE_DDL, CATALOG_SCHEMA, GOLD_TABLES, SNAPSHOT_COLUMN, GoldPublication
 from recommendations.model import ITEM_KNN, POPULAR, ModelParams, fit_and_recommend
+from recommendations.models import AlsParams, EaseParams, ModelName, Recommender, make_recommender
 from recommendations.silver import bronze_as_of, clean_catalog, latest_interactions
 from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
 from sparkjobs.io import HadoopFileSystem, ParquetWriter, PreviousOutputReader, RawFileReader, RejectionCounts
@@ -43,7 +50,7 @@ def default_gold_checks() -> dict[str, QualityChecks]:
             NotNull(columns=["user_id", "item_id", "score", "rank", "source"]),
             Unique(columns=["user_id", "rank"]),
             Unique(columns=["user_id", "item_id"]),
-            AcceptedValues(column="source", values=[ITEM_KNN, POPULAR]),
+            AcceptedValues(column="source", values=[ITEM_KNN, "ease", "als", POPULAR]),
             InRange(column="rank", min=1),
         ],
         "similar_items": [
@@ -70,7 +77,14 @@ class BuildRecommendationsConfig(BaseModel):
         "data/lake/quarantine/catalog", description="catalog rows that break the schema, with reasons"
     )
     window_days: int = Field(7, ge=1, description="gold is computed over [date - window_days + 1, date]")
-    model: ModelParams = Field(default_factory=ModelParams, description="recommender parameters")
+    model: ModelName = Field(
+        "ease", description="the recommender served: item_knn | ease | als (default: the comparison's pick)"
+    )
+    params: ModelParams = Field(
+        default_factory=ModelParams, description="shared and item-kNN parameters (similar_items, fallback)"
+    )
+    ease: EaseParams = Field(default_factory=EaseParams, description="EASE^R parameters (model: ease)")
+    als: AlsParams = Field(default_factory=AlsParams, description="ALS parameters (model: als)")
     listing_threshold: int | None = Field(
         10_000,
         ge=1,
@@ -134,6 +148,8 @@ class BuildRecommendationsJob(AbstractJob):
         self.publication = publication
         #: frames persisted during a run, released when it ends
         self._cached: list[DataFrame] = []
+        #: a non-item-kNN recommender fitted during a run (its cached frames), released when it ends
+        self._recommenders: list[Recommender] = []
 
     def window(self) -> tuple[date, date]:
         end = self.context.event_date
@@ -154,9 +170,13 @@ class BuildRecommendationsJob(AbstractJob):
             for df in self._cached:
                 df.unpersist()
             self._cached.clear()
+            for recommender in self._recommenders:
+                recommender.release()
+            self._recommenders.clear()
 
         n_users, n_items = model.window_users, rows["items"]
         knn_users = model.users_by_source.get(ITEM_KNN, 0)
+        personal_users = model.users_by_source.get(self.config.model, 0)
         ctx.metrics.gauge("recommendations_users_item_knn", "Users with item-kNN recommendations").set(
             knn_users
         )
@@ -171,6 +191,8 @@ class BuildRecommendationsJob(AbstractJob):
             "window_interactions": model.window_rows,
             "users": n_users,
             "users_with_item_knn": knn_users,
+            "model": self.config.model,
+            "users_with_model": personal_users,
             "rows": rows,
             "gold_path": self.config.gold_path,
         }
@@ -269,17 +291,31 @@ class BuildRecommendationsJob(AbstractJob):
                 in_window.select("user_id"),
                 silver.select("user_id", "item_id"),
                 in_window,
-                cfg.model,
+                cfg.params,
                 ctx.settings.spark.salt_buckets,
             )
             # cache the frames the recommendations are computed from (same plans), so that the
             # similarity is computed once for both the published table and the scoring
             similar = self._keep(fitted.similar_items)
+            recommendations = fitted.recommendations
+            if cfg.model != ITEM_KNN:
+                recommender = make_recommender(
+                    cfg.model,
+                    cfg.params,
+                    ease=cfg.ease,
+                    als=cfg.als,
+                    salt_buckets=ctx.settings.spark.salt_buckets,
+                )
+                recommender.fit(in_window)
+                self._recommenders.append(recommender)
+                recommendations = recommender.recommend(
+                    in_window.select("user_id"), silver.select("user_id", "item_id")
+                )
             tables = {
                 "items": items,
                 "similar_items": similar.drop("cooccurrence"),
                 "popular_items": self._keep(fitted.popular_items),
-                "recommendations": self._keep(fitted.recommendations),
+                "recommendations": self._keep(recommendations),
             }
             by_source = {
                 r["source"]: int(r["users"])
@@ -331,12 +367,13 @@ class BuildRecommendationsJob(AbstractJob):
 
     def on_success(self, result: Any) -> None:
         self.context.logger.info(
-            "gold snapshot %s (window %s..%s): %s; %d of %d users have item-kNN recommendations",
+            "gold snapshot %s (window %s..%s): %s; %d of %d users have %s recommendations",
             result["snapshot_date"],
             *result["window"],
             ", ".join(f"{k}={v}" for k, v in result["rows"].items()),
-            result["users_with_item_knn"],
+            result["users_with_model"],
             result["users"],
+            result["model"],
         )
 
     def on_failure(self, error_message: str) -> None:
@@ -355,8 +392,8 @@ class BuildRecommendationsFactory(AbstractJobFactory[BuildRecommendationsConfig]
     inputs = {"bronze_path": "bronze_events", "catalog_path": "movies"}
     outputs = {"silver_path": "silver", "gold_path": "gold", "catalog_quarantine_path": "quarantine_movies"}
     metadata = JobMetadata(
-        description="Silver interactions + gold item-kNN recommendations, similar and popular items",
-        version="1.0.0",
+        description="Silver interactions + gold recommendations (item_knn, ease or als), similar, popular",
+        version="1.1.0",
         stage="gold",
         capabilities=frozenset({"incremental", "backfill", "idempotent", "validation"}),
         requires=frozenset({"spark"}),

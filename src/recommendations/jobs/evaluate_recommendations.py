@@ -1,12 +1,15 @@
-"""Evaluate the recommender on a per-user temporal hold-out, side by side with a popularity baseline.
+"""Evaluate every recommender on a per-user temporal hold-out, side by side.
 
 Input: every rating delivered up to the logical date (the latest per user-item, from bronze) and
-the catalog. Each user's last ``test_fraction`` of ratings by time is held out; both recommenders
-learn from the rest (see :mod:`recommendations.evaluation` for the exact definitions).
+the catalog. Each user's last ``test_fraction`` of ratings by time is held out; popularity,
+item-kNN, EASE^R and ALS learn from the rest, item-kNN and EASE^R after tuning on a validation
+split of the training part (see :mod:`recommendations.comparison` and
+:mod:`recommendations.evaluation` for the exact definitions).
 
-Output: HitRate@K, Precision@K, Recall@K and catalog coverage per model, in the job's result,
-as gauges in the run's metrics (``recommendations_eval{model,metric}``, hence in the run report and
-the metrics textfile), and as ``report.json`` + ``report.md`` under
+Output: HitRate, Precision, Recall, NDCG, MAP at each cut-off, catalog coverage, the share of users
+served personally and the training/scoring times per model, in the job's result, as gauges in the
+run's metrics (``recommendations_eval{model,metric}`` at the headline cut-off, hence in the run
+report and the metrics textfile), and as ``report.json`` + ``report.md`` under
 ``<output_path>/evaluation_date=<date>/`` (replaced on a rerun).
 """
 
@@ -15,22 +18,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from recommendations.evaluation import MODELS, RankingMetrics, evaluate
+from recommendations.comparison import Comparison, ComparisonSpec, compare, default_model
 from recommendations.lake import BRONZE_DDL, CATALOG_SCHEMA
-from recommendations.model import ModelParams
+from recommendations.report import markdown_params, markdown_tables
 from recommendations.silver import bronze_as_of, latest_interactions
 from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
 from sparkjobs.io import HadoopFileSystem, PreviousOutputReader, RawFileReader
 
-METRICS = ("hit_rate", "precision", "recall", "coverage")
+METRICS = ("hit_rate", "precision", "recall", "ndcg", "map", "coverage", "personalised")
 
 
-class EvaluateRecommendationsConfig(BaseModel):
-    """Parameters of ``evaluate_recommendations`` (config key ``jobs.evaluate_recommendations``)."""
-
-    model_config = ConfigDict(extra="forbid")
+class EvaluateRecommendationsConfig(ComparisonSpec):
+    """Parameters of ``evaluate_recommendations`` (config key ``jobs.evaluate_recommendations``):
+    the comparison (:class:`~recommendations.comparison.ComparisonSpec`) plus paths."""
 
     bronze_path: str = Field(
         "data/lake/bronze/events", description="bronze events (written by ingest_events)"
@@ -39,32 +41,13 @@ class EvaluateRecommendationsConfig(BaseModel):
         "data/raw/catalog/movies.csv", description="item catalog CSV (coverage denominator)"
     )
     output_path: str = Field("data/lake/reports/evaluation", description="where report.json/report.md go")
-    k: int = Field(10, ge=1, le=1000, description="cut-off of the ranking metrics")
-    test_fraction: float = Field(
-        0.2, gt=0.0, lt=1.0, description="share of each user's latest ratings held out"
-    )
-    model: ModelParams = Field(default_factory=ModelParams, description="recommender parameters")
     require_lift: bool = Field(
-        False, description="fail the run when item-kNN's HitRate@K is not above the popularity baseline's"
+        False,
+        description="fail the run when the default model's HitRate@K is not above the popularity baseline's",
     )
     listing_threshold: int | None = Field(
         10_000, ge=1, description="driver-side listing of bronze directories"
     )
-
-
-def markdown_table(results: dict[str, RankingMetrics], k: int) -> str:
-    """The side-by-side table of the report."""
-    lines = [
-        f"| model | users | HitRate@{k} | Precision@{k} | Recall@{k} | coverage | items |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name in MODELS:
-        m = results[name]
-        lines.append(
-            f"| {name} | {m.users} | {m.hit_rate:.4f} | {m.precision:.4f} | {m.recall:.4f} | "
-            f"{m.coverage:.2%} | {m.items_recommended} |"
-        )
-    return "\n".join(lines) + "\n"
 
 
 class EvaluateRecommendationsJob(AbstractJob):
@@ -92,63 +75,67 @@ class EvaluateRecommendationsJob(AbstractJob):
         ctx.metrics.rows_read(n_interactions, stage="bronze")
         try:
             with ctx.phase("evaluate"):
-                results = evaluate(
+                comparison = compare(
                     interactions,
                     catalog_size,
-                    cfg.model,
-                    k=cfg.k,
-                    test_fraction=cfg.test_fraction,
+                    cfg,
                     salt_buckets=ctx.settings.spark.salt_buckets,
+                    log=ctx.logger.info,
                 )
         finally:
             interactions.unpersist()
+        k = cfg.k
         gauge = ctx.metrics.gauge(
-            "recommendations_eval", "Offline evaluation on the temporal hold-out", ("model", "metric")
+            "recommendations_eval", f"Offline evaluation on the temporal hold-out (@{k})", ("model", "metric")
         )
-        for name, m in results.items():
+        for name, result in comparison.results.items():
             for metric in METRICS:
-                gauge.labels(name, metric).set(getattr(m, metric))
-        knn, pop = results["item_knn"], results["popularity"]
+                gauge.labels(name, metric).set(getattr(result.metrics[k], metric))
         report = {
             "evaluation_date": day.isoformat(),
             "run_id": ctx.run_id,
-            "k": cfg.k,
-            "test_fraction": cfg.test_fraction,
-            "positive_rating": cfg.model.positive_rating,
             "interactions": n_interactions,
-            "catalog_items": catalog_size,
-            "model_params": cfg.model.model_dump(mode="json"),
-            "models": {name: results[name].to_dict() for name in MODELS},
-            "hit_rate_lift": knn.hit_rate - pop.hit_rate,
+            **comparison.to_dict(),
         }
         target = f"{cfg.output_path.rstrip('/')}/evaluation_date={day.isoformat()}"
         with ctx.phase("report"):
-            table = markdown_table(results, cfg.k)
+            tables = markdown_tables(comparison)
             self.fs.write_text(f"{target}/report.json", json.dumps(report, indent=2) + "\n")
             self.fs.write_text(
                 f"{target}/report.md",
                 f"# Offline evaluation {day.isoformat()}\n\nPer-user temporal hold-out (last "
                 f"{cfg.test_fraction:.0%} of each user's ratings), positives = rating >= "
-                f"{cfg.model.positive_rating:g}, {n_interactions:,} interactions, {catalog_size:,} catalog "
-                f"items.\n\n{table}",
+                f"{cfg.params.positive_rating:g}, {n_interactions:,} interactions, {catalog_size:,} catalog "
+                f"items, {comparison.users:,} evaluated users. Default model by this table: "
+                f"{report['default_model']}.\n\n{tables}\n{markdown_params(comparison)}",
             )
-        ctx.logger.info("offline evaluation %s (k=%d):\n%s", day.isoformat(), cfg.k, table)
-        if cfg.require_lift and knn.hit_rate <= pop.hit_rate:
-            raise DataError(
-                f"item_knn HitRate@{cfg.k} {knn.hit_rate:.4f} is not above the popularity baseline's "
-                f"{pop.hit_rate:.4f} (require_lift=true); see {target}/report.md"
-            )
+        ctx.logger.info("offline evaluation %s:\n%s", day.isoformat(), tables)
+        self._check_lift(comparison, target)
         return {**report, "report_path": target}
 
+    def _check_lift(self, comparison: Comparison, target: str) -> None:
+        k, chosen = self.config.k, default_model(comparison)
+        if not self.config.require_lift or chosen is None or "popularity" not in comparison.results:
+            return
+        best = comparison.results[chosen].metrics[k].hit_rate
+        baseline = comparison.results["popularity"].metrics[k].hit_rate
+        if best <= baseline:
+            raise DataError(
+                f"{chosen} HitRate@{k} {best:.4f} is not above the popularity baseline's {baseline:.4f} "
+                f"(require_lift=true); see {target}/report.md"
+            )
+
     def on_success(self, result: Any) -> None:
-        knn, pop = result["models"]["item_knn"], result["models"]["popularity"]
+        k = str(result["k"])
+        summary = ", ".join(
+            f"{name} {m['metrics'][k]['hit_rate']:.4f} ({100 * m['metrics'][k]['coverage']:.2f}% coverage)"
+            for name, m in result["models"].items()
+        )
         self.context.logger.info(
-            "HitRate@%d item_knn %.4f vs popularity %.4f; coverage %.2f%% vs %.2f%%; report in %s",
-            result["k"],
-            knn["hit_rate"],
-            pop["hit_rate"],
-            100 * knn["coverage"],
-            100 * pop["coverage"],
+            "HitRate@%s: %s; default model %s; report in %s",
+            k,
+            summary,
+            result["default_model"],
             result["report_path"],
         )
 
@@ -163,8 +150,8 @@ class EvaluateRecommendationsFactory(AbstractJobFactory[EvaluateRecommendationsC
     inputs = {"bronze_path": "bronze_events", "catalog_path": "movies"}
     outputs = {"output_path": "evaluation_reports"}
     metadata = JobMetadata(
-        description="HitRate/Precision/Recall@K and coverage on a per-user temporal hold-out vs popularity",
-        version="1.0.0",
+        description="popularity, item-kNN, EASE^R and ALS side by side on a per-user temporal hold-out",
+        version="2.0.0",
         stage="gold",
         capabilities=frozenset({"validation", "idempotent"}),
         requires=frozenset({"spark"}),

@@ -78,13 +78,19 @@ def lake(tmp_path: Path, spark: Any) -> Lake:
                 "gold_path": str(root / "gold"),
                 "catalog_quarantine_path": str(root / "quarantine_catalog"),
                 "window_days": 30,
-                "model": model,
+                "model": "item_knn",  # the hand-checked gold below is item-kNN's
+                "params": model,
             },
             "evaluate_recommendations": {
                 "bronze_path": str(root / "bronze"),
                 "catalog_path": str(root / "raw" / "catalog" / "movies.csv"),
                 "output_path": str(root / "reports"),
-                "model": model,
+                "params": model,
+                "ease": {"l2": 1.0, "min_item_likes": 1},
+                "models": ["popularity", "item_knn", "ease"],  # ALS: its own test (model tests)
+                "cutoffs": [2, 3],
+                "curve_max_k": 4,
+                "tuning": {"item_knn": {"shrinkage": [0.0, 1.0]}, "ease": {}, "min_coverage": 0.0},
             },
         },
     }
@@ -377,6 +383,39 @@ def test_build_writes_silver_and_the_gold_snapshot_idempotently(spark: Any, lake
     assert sorted((r.item_id, r.rank, r.source) for r in day2) == [(A, 1, "item_knn"), (D, 2, "popular")]
 
 
+def test_build_serves_the_configured_model_in_the_same_schema(spark: Any, lake: Lake) -> None:
+    deliver_fixture(lake)
+    ease = {"l2": 1.0, "popularity_penalty": 0.0, "min_item_likes": 1}
+    result = lake.run("build_recommendations", DAY3, model="ease", ease=ease)
+    assert (result["model"], result["users_with_model"]) == ("ease", 4)
+    # the EASE^R scores of this fixture, by hand in tests/app/spark/test_recommendation_models.py
+    assert gold(spark, lake, "recommendations", DAY3, "user_id", "item_id", "score", "rank", "source") == [
+        (1, D, r6(1 / 6), 1, "ease"),
+        (2, C, 0.5, 1, "ease"),
+        (2, D, r6(1 / 6), 2, "ease"),
+        (3, A, 0.5, 1, "ease"),
+        (3, D, 1.0, 2, "popular"),
+        (4, B, r6(4 / 19), 1, "ease"),
+        (4, C, 2.0, 2, "popular"),
+        (5, B, 3.0, 1, "popular"),
+        (5, C, 2.0, 2, "popular"),
+    ]
+    # what the loader reads is unchanged: same columns and types; similar items stay item-kNN's
+    dtypes = dict(spark.read.parquet(f"{lake.path('gold')}/recommendations").dtypes)
+    assert dtypes == {
+        "user_id": "int",
+        "item_id": "int",
+        "score": "double",
+        "rank": "int",
+        "source": "string",
+        "snapshot_date": "date",
+    }
+    assert gold(spark, lake, "similar_items", DAY3, "item_id", "similar_item_id", "rank")[:2] == [
+        (A, B, 1),
+        (A, D, 2),
+    ]
+
+
 def test_the_window_limits_what_is_learned_but_not_what_is_excluded(spark: Any, lake: Lake) -> None:
     deliver_fixture(lake)
     result = lake.run("build_recommendations", DAY3, window_days=2)
@@ -405,12 +444,13 @@ def test_build_without_bronze_says_what_to_run(lake: Lake) -> None:
 
 # -- evaluate ----------------------------------------------------------------------------------------
 def test_evaluate_writes_the_side_by_side_report(lake: Lake) -> None:
-    # 6 users with 4 distinct items each over three days (some re-rated); the latest fifth is held out
+    # 6 users with 9 distinct items each over three days (all likes); each user's latest is the test
+    # set (floor(9 * 0.2) = 1), the latest of the other 8 the validation set of the tuning
     for n, day in enumerate((DAY1, DAY2, DAY3)):
         lines = [
-            f"{u},{(u + k + n) % 7 + 1},{4.0 + (k % 2) / 2},{ts(day, 10 * u + k)}"
+            f"{u},{(u + k + 3 * n) % 10 + 1},{4.0 + (k % 2) / 2},{ts(day, 10 * u + k)}"
             for u in range(1, 7)
-            for k in range(2)
+            for k in range(3)
         ]
         lake.deliver(day, *lines)
     deliver_catalog = lake.root / "raw" / "catalog"
@@ -419,12 +459,22 @@ def test_evaluate_writes_the_side_by_side_report(lake: Lake) -> None:
         "item_id,title,year,genres\n" + "".join(f"{i},T{i},2000,Drama\n" for i in range(1, 11))
     )
     lake.run("ingest_events", DAY3, mode="initial_load")
-    result = lake.run("evaluate_recommendations", DAY3, k=2)
+    result = lake.run("evaluate_recommendations", DAY3)
     report = json.loads((Path(result["report_path"]) / "report.json").read_text())
     assert report["models"] == result["models"]
-    assert report["catalog_items"] == 10 and report["k"] == 2
-    assert set(report["models"]) == {"item_knn", "popularity"}
+    assert report["catalog_items"] == 10 and report["k"] == 2 and report["cutoffs"] == [2, 3]
+    assert list(report["models"]) == ["popularity", "item_knn", "ease"]
+    for name, model in report["models"].items():
+        assert set(model["metrics"]) == {"2", "3"}, name
+        assert set(model["metrics"]["2"]) >= {"hit_rate", "precision", "recall", "ndcg", "map", "coverage"}
+        assert list(model["hit_rate_curve"]) == ["1", "2", "3", "4"]
+        assert model["train_seconds"] >= 0 and model["score_seconds"] >= 0
+    # item-kNN was tuned on the validation split: both values of the grid were tried
+    trials = report["models"]["item_knn"]["tuning"]
+    assert [t["params"] for t in trials] == [{"shrinkage": 0.0}, {"shrinkage": 1.0}]
+    assert report["models"]["item_knn"]["params"]["shrinkage"] in (0.0, 1.0)
+    assert report["default_model"] in ("item_knn", "ease")
     markdown = (Path(result["report_path"]) / "report.md").read_text()
-    assert "| model | users | HitRate@2 | Precision@2 | Recall@2 | coverage | items |" in markdown
-    knn = result["models"]["item_knn"]
-    assert f"| item_knn | {knn['users']} | {knn['hit_rate']:.4f} |" in markdown
+    assert "| model | HitRate@2 | Precision@2 | Recall@2 | NDCG@2 | MAP@2 | coverage@2 | items |" in markdown
+    knn = result["models"]["item_knn"]["metrics"]["2"]
+    assert f"| item_knn | {knn['hit_rate']:.4f} | {knn['precision']:.4f} |" in markdown

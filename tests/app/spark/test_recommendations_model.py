@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from recommendations.evaluation import ranking_metrics, temporal_split
+from recommendations.evaluation import temporal_split
 from recommendations.model import (
     ModelParams,
     fit_and_recommend,
@@ -158,22 +158,6 @@ def test_temporal_split_holds_out_each_users_latest_fifth(spark: Any) -> None:
     assert train.count() == 19 - 3
     with pytest.raises(ValueError, match="test_fraction"):
         temporal_split(df, 1.0)
-
-
-def test_ranking_metrics_on_a_hand_computed_case(spark: Any) -> None:
-    recs = spark.createDataFrame(
-        [(1, 10, 1), (1, 11, 2), (1, 12, 3), (2, 20, 1), (2, 21, 2), (3, 30, 1)],
-        "user_id int, item_id int, rank int",
-    )
-    truth = spark.createDataFrame([(1, 11), (1, 99), (2, 98), (4, 10)], "user_id int, item_id int")
-    m = ranking_metrics("x", recs, truth, k=2, catalog_size=50)
-    # evaluated users 1, 2, 4; u1's top 2 (10, 11) hit 11 of its 2 positives; u2 and u4 miss
-    assert m.users == 3
-    assert m.hit_rate == pytest.approx(1 / 3)
-    assert m.precision == pytest.approx((1 / 2) / 3)
-    assert m.recall == pytest.approx((1 / 2) / 3)
-    # coverage: the top 2 of every user with recommendations: 10 11 20 21 30
-    assert (m.items_recommended, m.coverage) == (5, pytest.approx(5 / 50))
 
 
 def test_ordered_sum_does_not_depend_on_the_order_rows_arrive_in(spark: Any) -> None:

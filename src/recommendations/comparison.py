@@ -1,0 +1,232 @@
+"""Every recommender on the same hold-out, item-kNN and EASE^R tuned on a validation split first.
+
+:class:`ComparisonSpec` is the shared configuration (``evaluate_recommendations`` and
+``python -m recommendations.compare``); :func:`compare` runs it; :func:`default_model` reads the
+verdict: the servable model with the best HitRate@K whose catalog coverage is not below item-kNN's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from recommendations.evaluation import ModelResult, holdout, run_model
+from recommendations.model import ModelParams
+from recommendations.models import AlsParams, EaseParams, make_recommender
+from recommendations.tuning import GridValue, Trial, combinations, tune
+from sparkjobs.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+EvaluatedModel = Literal["popularity", "item_knn", "ease", "als"]
+SERVABLE = ("item_knn", "ease", "als")
+
+
+def _all_models() -> list[EvaluatedModel]:
+    return ["popularity", "item_knn", "ease", "als"]
+
+
+def _default_knn_grid() -> dict[str, list[GridValue]]:
+    return {"shrinkage": [0.0, 10.0], "popularity_penalty": [0.0, 0.3]}
+
+
+def _default_ease_grid() -> dict[str, list[GridValue]]:
+    return {"l2": [100.0, 200.0], "popularity_penalty": [0.2, 0.3]}
+
+
+def _checked(base: BaseModel, grid: dict[str, list[GridValue]], where: str) -> dict[str, list[GridValue]]:
+    """``grid`` if every combination is a valid setting of ``base`` (pydantic wants a ValueError)."""
+    try:
+        combinations(base, grid, where)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from exc
+    return grid
+
+
+class TuningSpec(BaseModel):
+    """The validation split and the grids (an empty grid: the parameters are used as given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    validation_fraction: float = Field(
+        0.2, gt=0.0, lt=1.0, description="share of each user's latest *training* ratings used to tune"
+    )
+    min_coverage: float = Field(
+        0.10, ge=0.0, le=1.0, description="combinations with a lower validation coverage are not chosen"
+    )
+    item_knn: dict[str, list[GridValue]] = Field(
+        default_factory=_default_knn_grid, description="grid over `params.*` (item-kNN)"
+    )
+    ease: dict[str, list[GridValue]] = Field(
+        default_factory=_default_ease_grid, description="grid over `ease.*`"
+    )
+
+    @field_validator("item_knn")
+    @classmethod
+    def _knn_keys(cls, grid: dict[str, list[GridValue]]) -> dict[str, list[GridValue]]:
+        return _checked(ModelParams(), grid, "tuning.item_knn")
+
+    @field_validator("ease")
+    @classmethod
+    def _ease_keys(cls, grid: dict[str, list[GridValue]]) -> dict[str, list[GridValue]]:
+        return _checked(EaseParams(), grid, "tuning.ease")
+
+
+class ComparisonSpec(BaseModel):
+    """What is compared, on which split, with which cut-offs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    test_fraction: float = Field(
+        0.2, gt=0.0, lt=1.0, description="share of each user's latest ratings held out"
+    )
+    cutoffs: list[int] = Field(
+        default_factory=lambda: [10, 20], description="K of the metrics (first: headline)"
+    )
+    curve_max_k: int = Field(50, ge=1, le=500, description="HitRate@K is also reported for K = 1..this")
+    models: list[EvaluatedModel] = Field(default_factory=_all_models, description="models compared")
+    params: ModelParams = Field(default_factory=ModelParams, description="item-kNN and shared parameters")
+    ease: EaseParams = Field(default_factory=EaseParams, description="EASE^R parameters")
+    als: AlsParams = Field(default_factory=AlsParams, description="ALS parameters")
+    tuning: TuningSpec = Field(default_factory=TuningSpec, description="validation split and grids")
+
+    @model_validator(mode="after")
+    def _check(self) -> ComparisonSpec:
+        if not self.cutoffs or any(k < 1 or k > 500 for k in self.cutoffs):
+            raise ValueError(f"cutoffs must be 1..500, at least one; got {self.cutoffs}")
+        if len(set(self.models)) != len(self.models):
+            raise ValueError(f"models listed twice: {self.models}")
+        return self
+
+    @property
+    def k(self) -> int:
+        return self.cutoffs[0]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome: one result per model, in the order of ``spec.models``."""
+
+    spec: ComparisonSpec
+    users: int
+    catalog_size: int
+    results: dict[str, ModelResult]
+    tuned: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "k": self.spec.k,
+            "cutoffs": self.spec.cutoffs,
+            "test_fraction": self.spec.test_fraction,
+            "validation_fraction": self.spec.tuning.validation_fraction,
+            "positive_rating": self.spec.params.positive_rating,
+            "evaluated_users": self.users,
+            "catalog_items": self.catalog_size,
+            "default_model": default_model(self),
+            "models": {name: r.to_dict() for name, r in self.results.items()},
+        }
+
+
+def default_model(comparison: Comparison) -> str | None:
+    """The servable model with the best HitRate@K whose coverage@K is at least item-kNN's (ties:
+    item-kNN, then EASE, then ALS); ``None`` when item-kNN was not evaluated."""
+    k, results = comparison.spec.k, comparison.results
+    if "item_knn" not in results:
+        return None
+    floor = results["item_knn"].metrics[k].coverage
+    eligible = [n for n in SERVABLE if n in results and results[n].metrics[k].coverage >= floor]
+    return max(eligible, key=lambda n: (results[n].metrics[k].hit_rate, -SERVABLE.index(n)))
+
+
+def compare(
+    interactions: DataFrame,
+    catalog_size: int,
+    spec: ComparisonSpec,
+    *,
+    salt_buckets: int = 1,
+    log: Callable[[str], None] = lambda _: None,
+) -> Comparison:
+    """Tune (on validation), then fit every model of ``spec.models`` on the training part and score it."""
+    top_n = max([*spec.cutoffs, spec.curve_max_k])
+    params = spec.params.model_copy(update={"top_n": top_n})
+    ease, als = spec.ease, spec.als
+
+    def make(name: str, p: ModelParams = params, e: EaseParams = ease) -> Any:
+        return make_recommender(name, p, ease=e, als=als, salt_buckets=salt_buckets)
+
+    data = holdout(interactions, spec.test_fraction, params.positive_rating)
+    trials: dict[str, list[Trial]] = {}
+    try:
+        wants_knn = "item_knn" in spec.models and spec.tuning.item_knn
+        wants_ease = "ease" in spec.models and spec.tuning.ease
+        if wants_knn or wants_ease:
+            validation = holdout(data.train, spec.tuning.validation_fraction, params.positive_rating)
+            try:
+                if wants_knn:
+                    params, trials["item_knn"] = tune(
+                        params,
+                        spec.tuning.item_knn,
+                        lambda p: make("item_knn", p),
+                        validation,
+                        catalog_size=catalog_size,
+                        k=spec.k,
+                        min_coverage=spec.tuning.min_coverage,
+                        where="tuning.item_knn",
+                        log=log,
+                    )
+                if wants_ease:
+                    ease, trials["ease"] = tune(
+                        ease,
+                        spec.tuning.ease,
+                        lambda e: make("ease", e=e),
+                        validation,
+                        catalog_size=catalog_size,
+                        k=spec.k,
+                        min_coverage=spec.tuning.min_coverage,
+                        where="tuning.ease",
+                        log=log,
+                    )
+            finally:
+                validation.release()
+        curve = range(1, spec.curve_max_k + 1)
+        results: dict[str, ModelResult] = {}
+        for name in spec.models:
+            result = run_model(make(name, params, ease), data, catalog_size, spec.cutoffs, curve)
+            results[name] = ModelResult(
+                **{
+                    **result.__dict__,
+                    "params": _params_of(name, params, ease, als),
+                    "tuning": [t.to_dict() for t in trials.get(name, [])],
+                }
+            )
+            m = result.metrics[spec.k]
+            log(
+                f"{name}: HitRate@{spec.k} {m.hit_rate:.4f}, coverage {m.coverage:.2%} "
+                f"(fit {result.train_seconds:.1f} s, score {result.score_seconds:.1f} s)"
+            )
+    finally:
+        data.release()
+    return Comparison(spec, len(data.truth), catalog_size, results)
+
+
+def _params_of(name: str, params: ModelParams, ease: EaseParams, als: AlsParams) -> dict[str, Any]:
+    shared = {"positive_rating": params.positive_rating, "popular_pool": params.popular_pool}
+    if name == "ease":
+        return {**shared, **ease.model_dump()}
+    if name == "als":
+        return {**shared, **als.model_dump()}
+    if name == "popularity":
+        return shared
+    knn = {
+        "min_cooccurrence",
+        "max_items_per_user",
+        "top_k",
+        "shrinkage",
+        "popularity_penalty",
+        "min_user_positives",
+    }
+    return {**shared, **{k: v for k, v in params.model_dump().items() if k in knn}}

@@ -1,0 +1,86 @@
+"""The comparison as Markdown tables, JSON and a PNG plot of HitRate@K (matplotlib, ``plot`` extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from recommendations.comparison import Comparison
+
+#: the block of docs/recommendations.md that ``python -m recommendations.compare --docs`` rewrites
+BEGIN, END = "<!-- comparison:begin -->", "<!-- comparison:end -->"
+
+
+def markdown_tables(comparison: Comparison) -> str:
+    """One table per cut-off (ranking metrics and coverage) and one of timings and reach."""
+    out = []
+    names = list(comparison.results)
+    for k in comparison.spec.cutoffs:
+        out += [
+            f"| model | HitRate@{k} | Precision@{k} | Recall@{k} | NDCG@{k} | MAP@{k} "
+            f"| coverage@{k} | items |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name in names:
+            m = comparison.results[name].metrics[k]
+            out.append(
+                f"| {name} | {m.hit_rate:.4f} | {m.precision:.4f} | {m.recall:.4f} | {m.ndcg:.4f} | "
+                f"{m.map:.4f} | {m.coverage:.2%} | {m.items_recommended:,} |"
+            )
+        out.append("")
+    k = comparison.spec.k
+    out += [
+        f"| model | users served | personalised@{k} | training (s) | scoring (s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in names:
+        r = comparison.results[name]
+        m = r.metrics[k]
+        out.append(
+            f"| {name} | {m.users} | {m.personalised:.2%} | {r.train_seconds:.1f} | {r.score_seconds:.1f} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def markdown_params(comparison: Comparison) -> str:
+    """The parameters every model ran with (the tuned ones for item-kNN and EASE^R)."""
+    lines = []
+    for name, r in comparison.results.items():
+        params = ", ".join(f"`{key}={value}`" for key, value in r.params.items())
+        tuned = f" (chosen among {len(r.tuning)} on the validation split)" if r.tuning else ""
+        lines.append(f"- **{name}**{tuned}: {params}")
+    return "\n".join(lines) + "\n"
+
+
+def plot_hit_rate(comparison: Comparison, path: Path) -> None:
+    """HitRate@K for K = 1..curve_max_k, one line per model, as a PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise RuntimeError("the plot needs matplotlib: pip install 'sparkjobs[plot]'") from exc
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    for name, r in comparison.results.items():
+        ks = sorted(r.curve)
+        ax.plot(ks, [r.curve[k] for k in ks], label=name, linewidth=1.8)
+    ax.set_xlabel("K (recommendations shown)")
+    ax.set_ylabel("HitRate@K")
+    ax.set_title(f"MovieLens per-user temporal hold-out ({comparison.users} users)")
+    ax.set_xlim(1, comparison.spec.curve_max_k)
+    ax.set_ylim(0, 1)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def replace_block(text: str, block: str, where: str) -> str:
+    """``text`` with what is between :data:`BEGIN` and :data:`END` replaced by ``block``."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"{where} has no '{BEGIN}' ... '{END}' block to replace")
+    return text[: start + len(BEGIN)] + "\n" + block + text[end:]
