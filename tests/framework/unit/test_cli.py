@@ -245,7 +245,17 @@ def test_config_show_and_schema(runner: CliRunner, conf: Path) -> None:
     assert code == 2 and "declares no config model" in err
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["list"], ["describe", "hello_spark"], ["run", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["list"],
+        ["describe", "hello_spark"],
+        ["run", "--help"],
+        ["package", "--help"],
+        ["doctor", "--help"],
+    ],
+)
 def test_help_and_list_do_not_import_pyspark(argv: list[str]) -> None:
     code = (
         "import sys\n"
