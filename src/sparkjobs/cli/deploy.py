@@ -213,7 +213,11 @@ def doctor_command(
     spark_settings = settings.spark.model_copy(
         update={
             "master": master or settings.spark.master,
-            "conf": {**settings.spark.conf, **_spark_conf_pairs(spark_conf)},
+            "conf": {
+                "spark.ui.showConsoleProgress": "false",
+                **settings.spark.conf,
+                **_spark_conf_pairs(spark_conf),
+            },
         }
     )
     specs = [resolve(name) for name in jobs] if jobs else list(registered().values())
