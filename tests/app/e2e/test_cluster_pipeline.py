@@ -172,7 +172,7 @@ def wait_until(
     while time.monotonic() < deadline:
         try:
             found = check()
-        except OSError:
+        except (OSError, ValueError):  # not up yet, or an HTML page while the UI starts
             found = None
         if found:
             return found

@@ -320,3 +320,31 @@ def test_the_real_project_closure_has_no_dev_tools_and_no_pyspark() -> None:
     assert {"pydantic", "pydantic-core", "pyyaml", "click"} <= set(found)
     assert not {"pyspark", "py4j", "pytest", "ruff", "mypy", "fastapi", "pandas"} & set(found)
     assert found["pydantic-core"].native and not found["click"].native
+
+
+def test_the_package_command_prints_the_bundle_and_the_exact_command(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sparkjobs.cli import cli
+
+    project = make_project(tmp_path, ())
+    (project / "myproj" / "jobs.py").write_text("VALUE = 1\n")
+    out = tmp_path / "dist"
+    result = CliRunner().invoke(
+        cli,
+        ["package", "--project", str(project), "--out", str(out), "--conf-dir", str(project / "conf"),
+         "--master", "spark://h:7077", "--job", "myjob", "--env", "prod"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"packaged myproj 0.3.0 into {out.resolve()}: 0 dependencies, format zip"
+    command = result.output.split("submit with:\n\n", 1)[1].split("\n\n", 1)[0]
+    assert command == (
+        "spark-submit \\\n    --master spark://h:7077 \\\n    --deploy-mode client \\\n"
+        f"    --py-files {out.resolve()}/myproj-pyfiles.zip \\\n    {out.resolve()}/spark_submit.py \\\n"
+        f"    --job myjob \\\n    --conf_dir {out.resolve()}/conf \\\n    --env prod"
+    )
+    bad = CliRunner().invoke(
+        cli, ["package", "--project", str(tmp_path), "--out", str(out), "--conf-dir", str(tmp_path)]
+    )
+    assert bad.exit_code == 2 and "no pyproject.toml or setup.py" in bad.output
