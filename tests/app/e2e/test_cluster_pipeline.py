@@ -195,7 +195,14 @@ def worker_tree(running: Cluster, worker: str) -> list[int]:
     """The worker daemon's PID and its executor JVMs' (children): a whole node."""
     pid = int((running.dir / "pids" / f"{worker}.pid").read_text())
     children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    return [pid, *map(int, children)]
+    executors = []
+    for child in map(int, children):  # the worker also leaves a defunct launcher shell behind
+        try:
+            if b"org.apache.spark.executor" in Path(f"/proc/{child}/cmdline").read_bytes():
+                executors.append(child)
+        except FileNotFoundError:
+            continue
+    return [pid, *executors]
 
 
 def event_log(folder: Path, app_id: str) -> list[dict[str, Any]]:
