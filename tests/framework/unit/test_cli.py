@@ -255,6 +255,8 @@ def test_config_show_and_schema(runner: CliRunner, conf: Path) -> None:
         ["render", "--help"],
         ["render", "hello_spark", "--target", "databricks", "-p", "rows=5"],
         ["init", "--help"],
+        ["package", "--help"],
+        ["doctor", "--help"],
     ],
 )
 def test_help_and_list_do_not_import_pyspark(argv: list[str]) -> None:
