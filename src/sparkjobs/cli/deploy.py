@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from sparkjobs.cli.options import workspace_options
-from sparkjobs.config.workspace import resolve_conf_dir
+from sparkjobs.config.workspace import resolve_project
 from sparkjobs.deploy.package import DEFAULT_MASTER, EXECUTOR_PYTHON, PackageRequest, package, shell_command
 
 
@@ -103,7 +103,8 @@ def package_command(
     """Bundle the project for a cluster: wheel, dependencies, config; print the spark-submit command."""
     import os
 
-    conf = resolve_conf_dir(conf_dir, os.environ)
+    # the conf/ of the project being packaged (--conf-dir or $SPARKJOBS_CONF_DIR win)
+    _root, conf, _found = resolve_project(None, conf_dir, os.environ, project_dir.absolute())
     bundle = package(
         PackageRequest(
             project_dir=project_dir,
