@@ -179,6 +179,7 @@ def _spark_conf_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 def doctor_command(
     env: str | None,
     conf_dir: Path | None,
+    project_dir: Path | None,
     config_files: tuple[Path, ...],
     master: str | None,
     bundle: Path | None,
@@ -209,8 +210,10 @@ def doctor_command(
         files.insert(0, bundle / "spark-cluster.yml")
         if manifest.get("format") == "venv":
             os.environ["PYSPARK_PYTHON"] = EXECUTOR_PYTHON  # pyspark reads the workers' Python from here
-    layered = ConfigWorkspace.resolve(env=env, conf_dir=conf_dir, config_files=files).layers()
-    settings = resolve_settings(layered, RunRequest(job="(doctor)"))
+    workspace = ConfigWorkspace.resolve(
+        env=env, conf_dir=conf_dir, config_files=files, project_dir=project_dir
+    )
+    settings = resolve_settings(workspace.layers(), RunRequest(job="(doctor)"), workspace)
     spark_settings = settings.spark.model_copy(
         update={
             "master": master or settings.spark.master,
