@@ -174,7 +174,9 @@ def run(
         seeds AS (SELECT user_id, item_id FROM (SELECT DISTINCT user_id, item_id FROM liked)
                   QUALIFY count(*) OVER (PARTITION BY user_id) >= {m["min_user_positives"]}),
         knn AS (SELECT s.user_id, n.similar_item_id AS item_id,
-                       CAST(sum(CAST(n.score AS DECIMAL(38, 18))) AS DOUBLE) AS similarity
+                       -- through the shortest decimal text, as Spark does (Double.toString → BigDecimal):
+                       -- DuckDB's direct double → decimal cast is off by a few units in the 18th digit
+                       CAST(sum(CAST(CAST(n.score AS VARCHAR) AS DECIMAL(38, 18))) AS DOUBLE) AS similarity
                 FROM seeds s JOIN sim n USING (item_id) GROUP BY 1, 2),
         bounds AS (SELECT u.user_id, 2 * {m["top_n"]} + count(p.item_id) AS bound
                    FROM users u LEFT JOIN rated r USING (user_id) LEFT JOIN popular p USING (item_id) GROUP BY 1),

@@ -344,9 +344,10 @@ def render(
             *rows,
             *phase_lines,
             "",
-            f"Same result: ours wrote {ours_rows:,} recommendations, the script {plain_rows:,}; "
-            f"{differ:,} rows differ on (user, item, rank, source). Of our time, the quality checks on "
-            f"bronze and the four gold tables took {med(ours_t.quality):.1f} s (median).",
+            f"Result check: ours wrote {ours_rows:,} recommendations, the script {plain_rows:,}; "
+            f"{differ:,} rows differ on (user, item, rank, source) (the script breaks ties between equal kNN "
+            "scores by item id only, ours and the anchor first by popularity rank). Of our time, the quality "
+            f"checks on bronze and the four gold tables took {med(ours_t.quality):.1f} s (median).",
             *anchor_lines,
             "",
             "A ratio above 1 is what the framework costs. The script reads with `DROPMALFORMED` (bad rows",
