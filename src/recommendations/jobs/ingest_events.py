@@ -148,8 +148,8 @@ class IngestEventsJob(AbstractJob):
         if cfg.mode == "incremental" or len(paths) <= 1:
             return self.reader.read(paths, base_path=cfg.raw_path)
         names = [n for n in self.fs.list_dirs(root) if not n.startswith(("_", "."))]
-        if len(names) != len(partition_values(names, "event_date")):  # other folders: read by name
-            return self.reader.read(paths, base_path=cfg.raw_path)
+        if len(names) != len(partition_values(names, "event_date")) or self.fs.list_files(root):
+            return self.reader.read(paths, base_path=cfg.raw_path)  # other folders or files: by name
         result = self.reader.read(root, base_path=cfg.raw_path)
         if dates[-1] >= max(date.fromisoformat(v) for v in partition_values(names, "event_date")):
             return result  # every delivery is wanted
