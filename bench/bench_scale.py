@@ -5,7 +5,8 @@
 
 For every size: the synthetic sample is written (``recommendations.synthetic``; users and items
 grow with the events), our two jobs run through ``sparkjobs.executor`` on one SparkSession shared by
-all sizes (its start is reported once), and the anchor runs in a child process. Each step reports
+all sizes (its start is reported once; an untimed run at the smallest size warms it up first),
+and the anchor runs in a child process. Each step reports
 its seconds and the peak resident memory of its process tree (driver + JVM + Python workers for
 ours, sampled from ``/proc``). The table goes into docs/benchmarks.md between the ``scale-curve``
 markers, the plot into docs/benchmarks-scale.png; ``--no-write`` only prints.
@@ -158,6 +159,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     parser.add_argument("--plot", type=Path, default=None, help=f"where the PNG goes (default {PLOT})")
+    parser.add_argument(
+        "--no-warmup", action="store_true", help="skip the untimed run at the smallest size (JIT, first jobs)"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_scale_"))
@@ -172,6 +176,8 @@ def main(argv: list[str] | None = None) -> str:
     session_s = time.perf_counter() - started
     points = []
     try:
+        if not args.no_warmup:  # otherwise the first size pays the JVM's warm-up and the curve bends down
+            measure(min(sizes), work / "warmup", provider, args.partitions)
         for size in sizes:
             point = measure(size, work / f"n{size}", provider, args.partitions)
             print(f"{size:,} events: ours {point.ours_s:.1f}s, anchor {point.anchor_s:.1f}s", flush=True)

@@ -49,6 +49,7 @@ def test_scale_benchmark_runs_and_plots(spark: Any, tmp_path: Path) -> None:
             "--no-write",
             "--plot",
             str(plot),
+            "--no-warmup",
         ]
     )
     assert "| 1,500 |" in section and "| 3,000 |" in section
