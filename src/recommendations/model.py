@@ -77,18 +77,23 @@ class ModelOutput:
     recommendations: DataFrame  # user_id, item_id, score, rank, source
 
 
-def ordered_sum(column: str) -> Column:
-    """Sum of the non-null values of ``column`` in a group, added in ascending order (null if none).
+#: the exact type scores are summed in: 18 decimals, magnitudes below 1e20 (similarities are <= 1)
+EXACT_SUM_TYPE = "decimal(38,18)"
+
+
+def exact_sum(column: str) -> Column:
+    """Sum of the non-null values of ``column`` in a group, exactly (null if none), as a double.
 
     ``F.sum`` adds doubles in whatever order the shuffle delivers them, so the last bits of a
     score could change between two runs over the same input — and a rerun must publish
-    byte-for-byte the same snapshot. Sorting the (few) terms first makes the sum reproducible.
+    byte-for-byte the same snapshot. Each term is rounded to 18 decimals and added as a decimal:
+    addition is then exact, so the total does not depend on the order, and it is still a plain
+    ``sum`` (partially aggregated before the shuffle; sorting the terms of every group first, as
+    an earlier version did, blocked that and grew with every candidate row).
     """
     from pyspark.sql import functions as F
 
-    terms = F.array_sort(F.collect_list(F.col(column)))
-    total = F.aggregate(terms, F.lit(0.0).cast("double"), lambda acc, x: acc + x)
-    return F.when(F.size(terms) > 0, total)
+    return F.sum(F.col(column).cast(EXACT_SUM_TYPE)).cast("double")
 
 
 def positives(interactions: DataFrame, params: ModelParams) -> DataFrame:
@@ -272,7 +277,7 @@ def recommend(
         .groupBy("user_id", "item_id")
         .agg(
             F.max("rated").alias("rated"),
-            ordered_sum("similarity").alias("similarity"),
+            exact_sum("similarity").alias("similarity"),
             F.min("pop_rank").alias("pop_rank"),
             F.max("pop_score").alias("pop_score"),
         )

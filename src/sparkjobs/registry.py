@@ -15,13 +15,16 @@ import importlib.metadata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from sparkjobs.catalog.declare import DatasetUse, declared_datasets
+from sparkjobs.declared import DeclaredMetadata, declared_metadata
 from sparkjobs.errors import JobContractError, JobNotFoundError
-from sparkjobs.metadata import JobMetadata
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from sparkjobs.metadata import JobMetadata
 
 ENTRY_POINT_GROUP = "sparkjobs.jobs"
 
@@ -70,6 +73,8 @@ class JobSpec:
 
     @property
     def metadata(self) -> JobMetadata:
+        from sparkjobs.metadata import JobMetadata
+
         module = self.load()
         meta = getattr(module, "JOB_METADATA", None)
         factory = self.factory
@@ -177,15 +182,24 @@ def resolve(ref: str) -> JobSpec:
 
 def list_jobs(
     stage: str | None = None, capability: str | None = None
-) -> list[tuple[JobSpec, JobMetadata | Exception]]:
-    """Registered jobs with their metadata (or the error loading them), filtered."""
-    out: list[tuple[JobSpec, JobMetadata | Exception]] = []
+) -> list[tuple[JobSpec, JobMetadata | DeclaredMetadata | Exception]]:
+    """Registered jobs with their metadata (or the error loading them), filtered.
+
+    A job's literal metadata is read from its source (:mod:`sparkjobs.declared`) without importing
+    it; a job whose metadata is computed is imported.
+    """
+    out: list[tuple[JobSpec, JobMetadata | DeclaredMetadata | Exception]] = []
     for spec in registered().values():
-        try:
-            meta: JobMetadata | Exception = spec.metadata
-        except Exception as exc:  # a broken plugin is listed with its error, not fatal to `list`
-            meta = exc
-        if isinstance(meta, JobMetadata):
+        declared = None if spec.conflicts else declared_metadata(spec.module_name)
+        meta: JobMetadata | DeclaredMetadata | Exception
+        if declared is not None:
+            meta = declared
+        else:
+            try:
+                meta = spec.metadata
+            except Exception as exc:  # a broken plugin is listed with its error, not fatal to `list`
+                meta = exc
+        if not isinstance(meta, Exception):
             if stage and meta.stage != stage:
                 continue
             if capability and capability not in meta.capabilities:

@@ -31,8 +31,9 @@ from recommendations.lake import (
     raw_event_schema,
 )
 from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
-from sparkjobs.io import HadoopFileSystem, ParquetWriter, PreviousOutputReader, RawFileReader
-from sparkjobs.quality import InRange, NotNull, QualityChecks, Unique
+from sparkjobs.io import HadoopFileSystem, ParquetWriter, PreviousOutputReader, RawFileReader, ReadResult
+from sparkjobs.io.filesystem import partition_values
+from sparkjobs.quality import InRange, NotNull, QualityChecks
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -41,9 +42,11 @@ Mode = Literal["initial_load", "incremental"]
 
 
 def default_bronze_checks() -> QualityChecks:
+    """No ``unique`` check on the event key: the batch is grouped on exactly that key just before
+    (and the dedupe against bronze only removes rows), so such a check cannot fail and would
+    shuffle every row a second time. Add one in the config for a key the job does not group on."""
     return [
         NotNull(columns=["user_id", "item_id", "rating", "timestamp", "event_date"]),
-        Unique(columns=list(EVENT_KEY)),
         InRange(column="rating", min=0.5, max=5.0),
     ]
 
@@ -134,6 +137,25 @@ class IngestEventsJob(AbstractJob):
             raise DataError(f"initial_load found no delivery up to {day.isoformat()} under {cfg.raw_path}")
         return dates
 
+    def _read(self, dates: list[date]) -> ReadResult:
+        """The deliveries of ``dates``: the raw root read once when it holds nothing else (one
+        listing, partitions pruned by a filter), else the delivery directories one by one."""
+        from pyspark.sql import functions as F
+
+        cfg, day = self.config, self.context.event_date
+        root = cfg.raw_path.rstrip("/")
+        paths = [self._delivery_path(d) for d in dates]
+        if cfg.mode == "incremental" or len(paths) <= 1:
+            return self.reader.read(paths, base_path=cfg.raw_path)
+        names = [n for n in self.fs.list_dirs(root) if not n.startswith(("_", "."))]
+        if len(names) != len(partition_values(names, "event_date")) or self.fs.list_files(root):
+            return self.reader.read(paths, base_path=cfg.raw_path)  # other folders or files: by name
+        result = self.reader.read(root, base_path=cfg.raw_path)
+        if dates[-1] >= max(date.fromisoformat(v) for v in partition_values(names, "event_date")):
+            return result  # every delivery is wanted
+        result.parsed = result.parsed.filter(F.col("event_date").cast("date") <= F.lit(day))
+        return result
+
     def _delivery_path(self, day: date) -> str:
         return f"{self.config.raw_path.rstrip('/')}/event_date={day.isoformat()}"
 
@@ -168,8 +190,7 @@ class IngestEventsJob(AbstractJob):
         day = ctx.event_date
         with ctx.phase("extract"):
             dates = self.deliveries()
-            paths = [self._delivery_path(d) for d in dates]
-            result = self.reader.read(paths, base_path=cfg.raw_path).persist()
+            result = self._read(dates).persist()
             counts = result.counts()
         ctx.metrics.rows_read(counts.total)
         ctx.metrics.rows_rejected(counts.rejected, stage="quarantine")
@@ -177,7 +198,9 @@ class IngestEventsJob(AbstractJob):
         try:
             with ctx.phase("quarantine"):
                 rejected = self._with_period(result.rejected)
-                q_write = self.quarantine.replace_where(rejected, remove=owned, partitions=quarantine_parts)
+                q_write = self.quarantine.replace_where(
+                    rejected, remove=owned, partitions=quarantine_parts, new_rows=counts.rejected
+                )
             if counts.rejected:
                 ctx.logger.warning(
                     "%d of %d rows quarantined to %s: %s",
@@ -194,12 +217,9 @@ class IngestEventsJob(AbstractJob):
                 )
             with ctx.phase("transform"):
                 valid = self._with_date(result.valid)
-                batch = valid.groupBy(*EVENT_KEY).agg(F.min("event_date").alias("event_date"))
-                unique_in_batch = batch.count()
-                if cfg.mode == "incremental":
-                    batch = self.previous.new_rows(batch, list(EVENT_KEY), where=self._earlier_deliveries())
-                fresh = self._with_period(
-                    batch.select(
+                grouped = valid.groupBy(*EVENT_KEY).agg(F.min("event_date").alias("event_date"))
+                batch = self._with_period(
+                    grouped.select(
                         F.col("user_id").cast("int"),
                         F.col("item_id").cast("int"),
                         F.col("rating").cast("double"),
@@ -208,12 +228,21 @@ class IngestEventsJob(AbstractJob):
                         F.col("event_date").cast("date"),
                     )
                 ).persist()
-                written = fresh.count()
+                unique_in_batch = batch.count()
+                fresh, written = batch, unique_in_batch
+                if cfg.mode == "incremental":  # deduplicated against bronze: from the cached batch
+                    fresh = self.previous.new_rows(
+                        batch, list(EVENT_KEY), where=self._earlier_deliveries()
+                    ).persist()
+                    written = fresh.count()
+                    batch.unpersist()
             try:
                 with ctx.phase("quality"):
                     ctx.check_quality(fresh, cfg.quality, dataset="bronze.events").raise_on_failure()
                 with ctx.phase("load"):
-                    b_write = self.bronze.replace_where(fresh, remove=owned, partitions=bronze_parts)
+                    b_write = self.bronze.replace_where(
+                        fresh, remove=owned, partitions=bronze_parts, new_rows=written
+                    )
             finally:
                 fresh.unpersist()
         finally:

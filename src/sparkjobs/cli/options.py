@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from sparkjobs.context import yesterday_utc
 from sparkjobs.errors import UsageError
 
 #: a backfill longer than this is almost always a typo in --from/--to
@@ -114,6 +113,8 @@ def parse_date(value: str, option: str) -> date:
     """``YYYY-MM-DD``, ``yesterday`` or ``today`` (UTC)."""
     text = value.strip().lower()
     if text == "yesterday":
+        from sparkjobs.context import yesterday_utc
+
         return yesterday_utc()
     if text == "today":
         return datetime.now(UTC).date()

@@ -5,6 +5,11 @@ not offer: does a table exist yet, which partition directories does it have, del
 directory. They go through Hadoop's ``FileSystem`` of the running session, so they work wherever
 Spark can read and write, with the same credentials.
 
+Paths on the local file system (``file:`` URIs, and scheme-less paths when the session's default
+file system is local) are served by the operating system directly: every Hadoop call from Python
+is a py4j round trip (a listing costs about four per entry), and a lake table with a few hundred
+partitions turned each write into thousands of them.
+
 :class:`LocalFileSystem` offers the same calls on local paths without a JVM.
 
 Also here: :func:`driver_side_listing`, which makes Spark list many small partition directories on
@@ -19,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -60,7 +66,10 @@ def partition_values(dir_names: list[str], column: str) -> list[str]:
 
 
 class HadoopFileSystem:
-    """The few file-system calls the lake needs, on the session's Hadoop configuration."""
+    """The few file-system calls the lake needs, on the session's Hadoop configuration.
+
+    Local paths skip the JVM (see the module docstring); every other scheme goes through Hadoop.
+    """
 
     def __init__(self, spark: SparkSession) -> None:
         self._spark = spark
@@ -68,21 +77,44 @@ class HadoopFileSystem:
         assert jvm is not None, "HadoopFileSystem needs a classic (non-Connect) SparkSession"
         self._jvm: Any = jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+        # resolved once: each step of ``jvm.org.apache...`` is a round trip of its own
+        self._path_class: Any = jvm.org.apache.hadoop.fs.Path
+        default_fs = str(self._conf.get("fs.defaultFS") or "file:///")
+        self._default_is_local = default_fs.startswith("file:")
+        self._os = LocalFileSystem()
+
+    def local_path(self, path: str) -> str | None:
+        """The operating-system path of ``path`` when it is on the local file system, else None."""
+        parts = urlsplit(path)
+        if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+            return parts.path
+        if not parts.scheme and self._default_is_local:
+            return path
+        return None
 
     def _path(self, path: str) -> tuple[Any, Any]:
-        jpath = self._jvm.org.apache.hadoop.fs.Path(path)
+        jpath = self._path_class(path)
         return jpath.getFileSystem(self._conf), jpath
 
     def exists(self, path: str) -> bool:
+        local = self.local_path(path)
+        if local is not None:
+            return self._os.exists(local)
         fs, jpath = self._path(path)
         return bool(fs.exists(jpath))
 
     def is_dir(self, path: str) -> bool:
+        local = self.local_path(path)
+        if local is not None:
+            return self._os.is_dir(local)
         fs, jpath = self._path(path)
         return bool(fs.exists(jpath) and fs.getFileStatus(jpath).isDirectory())
 
     def list_dirs(self, path: str) -> list[str]:
         """Names of the sub-directories of ``path`` (sorted); an absent path has none."""
+        local = self.local_path(path)
+        if local is not None:
+            return self._os.list_dirs(local)
         fs, jpath = self._path(path)
         if not fs.exists(jpath):
             return []
@@ -90,6 +122,9 @@ class HadoopFileSystem:
 
     def list_files(self, path: str) -> list[str]:
         """Full paths of the data files directly under ``path`` (hidden ``_``/``.`` files skipped)."""
+        local = self.local_path(path)
+        if local is not None:
+            return self._os.list_files(local)
         fs, jpath = self._path(path)
         if not fs.exists(jpath):
             return []
@@ -105,6 +140,9 @@ class HadoopFileSystem:
 
     def delete(self, path: str) -> bool:
         """Delete ``path`` recursively; False when it did not exist."""
+        local = self.local_path(path)
+        if local is not None:
+            return self._os.delete(local)
         fs, jpath = self._path(path)
         if not fs.exists(jpath):
             return False
@@ -112,11 +150,19 @@ class HadoopFileSystem:
 
     def make_dirs(self, path: str) -> None:
         """Create ``path`` and its parents (nothing happens when it exists)."""
+        local = self.local_path(path)
+        if local is not None:
+            self._os.make_dirs(local)
+            return
         fs, jpath = self._path(path)
         fs.mkdirs(jpath)
 
     def rename(self, source: str, target: str) -> None:
         """Move ``source`` to ``target`` (which must not exist); its parent is created if needed."""
+        local_source, local_target = self.local_path(source), self.local_path(target)
+        if local_source is not None and local_target is not None:
+            self._os.rename(local_source, local_target)
+            return
         fs, jsource = self._path(source)
         _, jtarget = self._path(target)
         fs.mkdirs(jtarget.getParent())
@@ -125,6 +171,10 @@ class HadoopFileSystem:
 
     def write_text(self, path: str, text: str) -> None:
         """Write (replace) a small text file, e.g. a report next to the data it describes."""
+        local = self.local_path(path)
+        if local is not None:
+            self._os.write_text(local, text)
+            return
         fs, jpath = self._path(path)
         stream = fs.create(jpath, True)
         try:
@@ -133,6 +183,9 @@ class HadoopFileSystem:
             stream.close()
 
     def read_text(self, path: str) -> str:
+        local = self.local_path(path)
+        if local is not None:
+            return self._os.read_text(local)
         fs, jpath = self._path(path)
         stream = fs.open(jpath)
         reader = self._jvm.java.io.BufferedReader(self._jvm.java.io.InputStreamReader(stream, "UTF-8"))

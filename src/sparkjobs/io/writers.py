@@ -13,19 +13,23 @@ that now produces nothing for a date also removes that date's old rows.
 by the new rows and the other stored rows are kept. It lets a table partitioned by month be
 rewritten one *day* at a time, idempotently.
 
-Each output partition is written as one file, sorted, so a rerun on the same input writes the same
-rows in the same order.
+Rows are range-partitioned on the partition and sort columns and sorted within each task, so a
+write uses every core even when it fills a single partition (a snapshot date), and each output
+partition holds one or more files whose rows, taken in file-name order, are sorted: a rerun on
+the same input writes the same rows in the same order. Which partitions were written is read
+from the staging folder after the write (one listing, no Spark job).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from sparkjobs.errors import DataError, StorageFullError
-from sparkjobs.io.filesystem import HadoopFileSystem, partition_value
+from sparkjobs.io.filesystem import HadoopFileSystem, partition_value, partition_values
 from sparkjobs.io.previous import PreviousOutputReader
 from sparkjobs.io.swap import StepHook, Swap, recover
 
@@ -33,6 +37,8 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 #: how a full disk or an exceeded quota reads in Java and OS error messages
+#: marks the error a stray row of :meth:`ParquetWriter.replace_where` raises inside the write job
+STRAY_ROW = "SPARKJOBS_STRAY_ROW"
 DISK_FULL = ("No space left on device", "Disk quota exceeded", "DSQuotaExceededException")
 PartitionSpec = Mapping[str, Any]
 OnEmpty = Literal["delete", "write_empty"]
@@ -133,12 +139,41 @@ class ParquetWriter:
             # frees the space the staged files took; if even that fails, the next write rolls it back
             with suppress(Exception):
                 swap.abort(self.fs)
-            if any(marker in str(exc) for marker in DISK_FULL):
+            message = str(exc)
+            if STRAY_ROW in message:
+                found = re.search(rf"{STRAY_ROW}: (.*?)(?: SQLSTATE|$)", message, re.MULTILINE)
+                row = found.group(1) if found else "(not shown)"
+                raise DataError(
+                    f"replace_where on {self.path}: new row {row} is outside the replaced "
+                    "partitions or does not match the removal condition; nothing was written"
+                ) from None
+            if any(marker in message for marker in DISK_FULL):
                 raise StorageFullError(
                     f"no space left on the device while writing {self.path}: the table is unchanged "
                     "(the staged partitions were removed); free space or raise the quota, then rerun"
                 ) from exc
             raise
+
+    def _staged_partitions(self, staging: str) -> list[dict[str, str]]:
+        """The partitions a write put under ``staging`` (values as Spark spelled the directories)."""
+        specs: list[dict[str, str]] = [{}]
+        for column in self.partition_by:
+            specs = [
+                {**spec, column: value}
+                for spec in specs
+                for value in partition_values(
+                    self.fs.list_dirs(f"{staging}/{_relative(spec)}" if spec else staging), column
+                )
+            ]
+        return specs
+
+    def _live_partitions(self, specs: list[dict[str, str]]) -> list[dict[str, str]]:
+        """Those of ``specs`` that exist in the live table (one listing for single-column tables)."""
+        if len(self.partition_by) == 1:
+            column = self.partition_by[0]
+            live = set(self.fs.partitions(self.path, column))
+            return [spec for spec in specs if spec[column] in live]
+        return [spec for spec in specs if self.fs.exists(f"{self.path.rstrip('/')}/{_relative(spec)}")]
 
     # -- writes ------------------------------------------------------------------------------------
     def overwrite_partitions(
@@ -154,53 +189,44 @@ class ParquetWriter:
         A partition named in ``replace`` for which ``df`` has no rows is deleted
         (``on_empty="delete"``), or replaced by one empty Parquet file that carries the schema
         (``on_empty="write_empty"``: for snapshot tables, where "no rows today" must still be
-        readable as a snapshot). ``present``: the partitions ``df`` has rows for, when the caller
-        knows them (saves a scan of ``df``); by default they are computed.
+        readable as a snapshot). ``present=[]`` says that ``df`` has no rows, so nothing is written
+        (no Spark job); otherwise the partitions written are those the write produced.
         """
         from pyspark.sql import functions as F
 
         missing = [c for c in self.partition_by if c not in df.columns]
         if missing:
             raise DataError(f"cannot write {self.path}: the frame lacks partition column(s) {missing}")
-        keys = [F.col(c) for c in self.partition_by]
-        written: list[dict[str, str]] = (
-            [self._spec(p) for p in present]
-            if present is not None
-            else [
-                {c: partition_value(row[c]) for c in self.partition_by}
-                for row in df.select(*keys).distinct().collect()
-            ]
-        )
-        ordered = (
-            df.repartition(*keys).sortWithinPartitions(*keys, *[F.col(c) for c in self.sort_within])
-            if written
-            else df
-        )
+        order = [F.col(c) for c in [*self.partition_by, *self.sort_within]]
         recover(self.fs, self.path)
         swap = Swap.begin(self.path)
-        if written:
+        written: list[dict[str, str]] = []
+        if present is None or present:
             with self._staging(swap):
                 (
-                    ordered.write.mode("overwrite")
+                    df.repartitionByRange(*order)
+                    .sortWithinPartitions(*order)
+                    .write.mode("overwrite")
                     .option("partitionOverwriteMode", "static")  # a fresh folder: no per-partition renames
                     .option("compression", self.compression)
                     .partitionBy(*self.partition_by)
                     .parquet(swap.staging)
                 )
+            written = self._staged_partitions(swap.staging)
         present_keys = {tuple(p.items()) for p in written}
+        named = [self._spec(p) for p in replace]
+        absent = [spec for spec in named if tuple(spec.items()) not in present_keys]
         deleted: list[dict[str, str]] = []
         emptied: list[dict[str, str]] = []
-        for spec in (self._spec(p) for p in replace):
-            if tuple(spec.items()) in present_keys:
-                continue
-            if on_empty == "write_empty":
+        if on_empty == "write_empty":
+            for spec in absent:
                 with self._staging(swap):
                     df.limit(0).drop(*self.partition_by).coalesce(1).write.mode("overwrite").option(
                         "compression", self.compression
                     ).parquet(f"{swap.staging}/{_relative(spec)}")
                 emptied.append(spec)
-            elif self.fs.exists(f"{self.path.rstrip('/')}/{_relative(spec)}"):
-                deleted.append(spec)
+        elif absent:
+            deleted = self._live_partitions(absent)
         if written or emptied or deleted:
             swap.commit(
                 self.fs,
@@ -213,26 +239,37 @@ class ParquetWriter:
         return WriteResult(self.path, sorted(written, key=lambda p: tuple(p.values())), deleted, emptied)
 
     def replace_where(
-        self, new: DataFrame, *, remove: Column, partitions: Sequence[PartitionSpec]
+        self,
+        new: DataFrame,
+        *,
+        remove: Column,
+        partitions: Sequence[PartitionSpec],
+        new_rows: int | None = None,
     ) -> WriteResult:
         """Inside ``partitions``: drop stored rows matching ``remove``, keep the others, add ``new``.
 
         Every row of ``new`` must fall inside ``partitions`` and match ``remove`` (so that a rerun
         removes what the previous run added); a violation is a :class:`DataError`, nothing is
-        written. The stored rows of a partition are read while the partition is rewritten: the
-        new partition is staged completely before the swap.
+        written (the check runs inside the write job, not as a Spark action of its own). The
+        stored rows of a partition are read while the partition is rewritten: the new partition
+        is staged completely before the swap.
+
+        ``new_rows=0`` says that ``new`` is empty: when no stored row of ``partitions`` matches
+        ``remove`` either, nothing changes and nothing is written.
         """
         from pyspark.sql import functions as F
 
         inside = self.partition_filter(partitions)
-        stray = new.filter(~F.coalesce(inside & remove, F.lit(False))).limit(1).collect()
-        if stray:
-            raise DataError(
-                f"replace_where on {self.path}: new row {stray[0].asDict()} is outside the replaced "
-                "partitions or does not match the removal condition"
-            )
-        # one filter, so that Parquet statistics skip the files that hold only replaced rows
-        kept = PreviousOutputReader(
+        previous = PreviousOutputReader(
             self.spark, self.path, new.schema, fs=self.fs, listing_threshold=self.listing_threshold
-        ).read(inside & ~F.coalesce(remove, F.lit(False)))
-        return self.overwrite_partitions(kept.unionByName(new), replace=partitions)
+        )
+        specs = [self._spec(p) for p in partitions]
+        if new_rows == 0:
+            stored = self._live_partitions(specs)
+            if not stored or not previous.read(self.partition_filter(stored) & remove).limit(1).collect():
+                return WriteResult(self.path)
+        stray = F.raise_error(F.concat(F.lit(f"{STRAY_ROW}: "), F.to_json(F.struct(*new.columns))))
+        checked = new.filter(F.when(F.coalesce(inside & remove, F.lit(False)), F.lit(True)).otherwise(stray))
+        # one filter, so that Parquet statistics skip the files that hold only replaced rows
+        kept = previous.read(inside & ~F.coalesce(remove, F.lit(False)))
+        return self.overwrite_partitions(kept.unionByName(checked), replace=partitions)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from sparkjobs.errors import SparkJobsError
-from sparkjobs.observability.redact import Redactor, secrets_in_environ
+
+if TYPE_CHECKING:
+    from sparkjobs.observability.redact import Redactor
 
 #: exit code of a run stopped by Ctrl-C / SIGINT (128 + SIGINT, as shells report it)
 EXIT_INTERRUPTED = 130
@@ -28,7 +31,12 @@ def exit_code_of(exc: BaseException) -> int:
 
 
 def environ_redactor(environ: Mapping[str, str] | None = None) -> Redactor:
-    """Masks patterns and the values of the secret-named variables of ``environ`` (default: the process's)."""
+    """Masks patterns and the values of the secret-named variables of ``environ`` (default: the process's).
+
+    The redactor (pydantic, the config package) is imported here, when a failure is reported,
+    so that the CLI's start does not pay for it."""
+    from sparkjobs.observability.redact import Redactor, secrets_in_environ
+
     return Redactor(secrets_in_environ(os.environ if environ is None else environ))
 
 

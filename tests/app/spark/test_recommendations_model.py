@@ -20,9 +20,9 @@ import pytest
 from recommendations.evaluation import temporal_split
 from recommendations.model import (
     ModelParams,
+    exact_sum,
     fit_and_recommend,
     item_similarity,
-    ordered_sum,
     popular_items,
     positives,
 )
@@ -160,11 +160,12 @@ def test_temporal_split_holds_out_each_users_latest_fifth(spark: Any) -> None:
         temporal_split(df, 1.0)
 
 
-def test_ordered_sum_does_not_depend_on_the_order_rows_arrive_in(spark: Any) -> None:
+def test_exact_sum_does_not_depend_on_the_order_rows_arrive_in(spark: Any) -> None:
     from pyspark.sql import functions as F
 
     # 1.0 + 1e16 - 1e16 is 0.0 (1.0 is lost next to 1e16); -1e16 + 1e16 + 1.0 is 1.0
-    rows = [("a", 1.0), ("a", 1e16), ("a", -1e16), ("b", None), ("c", 2.5), ("c", None)]
+    rows = [("a", 1.0), ("a", 1e16), ("a", -1e16), ("b", None), ("c", 2.5), ("c", None), ("d", 0.1)]
+    rows += [("d", 0.2), ("d", 0.3)]  # (0.1 + 0.2) + 0.3 is 0.6000000000000001, 0.1 + (0.2 + 0.3) is 0.6
     forward = spark.createDataFrame(rows, "k string, v double").coalesce(1)
     backward = spark.createDataFrame(list(reversed(rows)), "k string, v double").coalesce(1)
 
@@ -173,6 +174,51 @@ def test_ordered_sum_does_not_depend_on_the_order_rows_arrive_in(spark: Any) -> 
 
     plain = (sums(forward, F.sum("v")), sums(backward, F.sum("v")))
     assert plain[0]["a"] != plain[1]["a"]  # the problem: F.sum gives 1.0 one way and 0.0 the other
-    ordered = (sums(forward, ordered_sum("v")), sums(backward, ordered_sum("v")))
-    # ascending order: (-1e16 + 1.0) + 1e16 == 0.0, whichever way the rows came
-    assert ordered[0] == ordered[1] == {"a": 0.0, "b": None, "c": 2.5}
+    exact = (sums(forward, exact_sum("v")), sums(backward, exact_sum("v")))
+    # the exact totals, rounded once to a double, whichever way the rows came
+    assert exact[0] == exact[1] == {"a": 1.0, "b": None, "c": 2.5, "d": 0.6}
+
+
+def _random_ratings(seed: int, users: int, items: int, per_user: int) -> list[tuple[int, int, float, int]]:
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for user in range(1, users + 1):
+        for n, item in enumerate(rng.sample(range(1, items + 1), per_user)):
+            out.append((user, item, rng.choice([2.0, 3.0, 4.0, 4.5, 5.0]), 1_000 + 10 * n + user))
+    return out
+
+
+def test_recommendations_match_the_sorted_sum_of_before_and_are_deterministic(
+    spark: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Differential: the exact sum against the sorted-terms sum it replaced (same ranks, scores
+    equal to 1e-12), and the same input in another row order and partitioning gives identical bytes."""
+    import recommendations.model as model
+
+    data = _random_ratings(seed=7, users=120, items=40, per_user=15)
+    schema = "user_id int, item_id int, rating double, timestamp bigint"
+    params = ModelParams(min_cooccurrence=2, top_k=10, top_n=8, popular_pool=20)
+
+    def run(df: Any) -> list[tuple[Any, ...]]:
+        out = fit_and_recommend(df.select("user_id"), df, df, params).recommendations
+        return sorted(tuple(r) for r in out.collect())
+
+    def sorted_terms_sum(column: str) -> Any:  # the implementation before the exact sum, verbatim
+        from pyspark.sql import functions as F
+
+        terms = F.array_sort(F.collect_list(F.col(column)))
+        total = F.aggregate(terms, F.lit(0.0).cast("double"), lambda acc, x: acc + x)
+        return F.when(F.size(terms) > 0, total)
+
+    ratings = spark.createDataFrame(data, schema)
+    now = run(ratings)
+    shuffled = spark.createDataFrame(list(reversed(data)), schema).repartition(3, "item_id")
+    assert run(shuffled) == now
+    monkeypatch.setattr(model, "exact_sum", sorted_terms_sum)
+    before = run(ratings)
+    assert len(now) == len(before) == 120 * 8
+    assert [r[:2] + r[3:] for r in now] == [r[:2] + r[3:] for r in before]  # user, item, rank, source
+    assert all(abs(a[2] - b[2]) <= 1e-12 for a, b in zip(now, before, strict=True))
+    assert sum(1 for r in now if r[4] == "item_knn") > 500  # the sums are really exercised

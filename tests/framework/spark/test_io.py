@@ -183,6 +183,81 @@ def test_replace_where_rewrites_one_day_inside_a_month(spark: Any, tmp_path: Pat
     assert rows(spark.read.parquet(path), "id") == [(1,), (3,)]
 
 
+def spark_jobs_of(spark: Any, group: str) -> int:
+    return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+
+
+@pytest.mark.spark
+def test_an_empty_replace_where_on_a_table_without_those_rows_runs_no_spark_job(
+    spark: Any, tmp_path: Path
+) -> None:
+    from pyspark.sql import functions as F
+
+    path = str(tmp_path / "t")
+    writer = ParquetWriter(spark, path, ["month"])
+    writer.overwrite_partitions(frame(spark, [(1, date(2024, 1, 1), "2024-01")]))
+    day2 = F.col("day") == F.lit(date(2024, 1, 2))
+    spark.sparkContext.setJobGroup("empty-replace", "an empty quarantine write")
+    try:
+        empty = frame(spark, [])
+        result = writer.replace_where(empty, remove=day2, partitions=[{"month": "2024-03"}], new_rows=0)
+        assert result.written == [] and result.deleted == []
+        assert spark_jobs_of(spark, "empty-replace") == 0  # month 2024-03 is not stored: no read at all
+        writer.replace_where(empty, remove=day2, partitions=[{"month": "2024-01"}], new_rows=0)
+    finally:
+        spark.sparkContext.setJobGroup("", "")
+    assert rows(spark.read.parquet(path), "id") == [(1,)]
+    writer.overwrite_partitions(
+        frame(spark, [(2, date(2024, 1, 2), "2024-01")]), replace=[{"month": "2024-01"}]
+    )
+    # now a stored row of the day matches: the empty batch removes it
+    writer.replace_where(frame(spark, []), remove=day2, partitions=[{"month": "2024-01"}], new_rows=0)
+    assert not HadoopFileSystem(spark).list_dirs(path)
+
+
+@pytest.mark.spark
+def test_a_single_partition_write_uses_several_tasks_and_stays_sorted(spark: Any, tmp_path: Path) -> None:
+    """A snapshot write (one partition value) used to go through one task; now it is range-partitioned."""
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    path = str(tmp_path / "t")
+    data = spark.range(2_000).select(
+        ((F.col("id") * 7919) % 2_000).cast("int").alias("id"),
+        F.lit(date(2024, 1, 1)).alias("day"),
+        F.lit("2024-01").alias("month"),
+    )
+    result = ParquetWriter(spark, path, ["month"], sort_within=["id"]).overwrite_partitions(data)
+    assert result.written == [{"month": "2024-01"}]
+    files = HadoopFileSystem(spark).list_files(f"{path}/month=2024-01")
+    assert len(files) >= 2  # the test session has 2 shuffle partitions
+    ids = [i for f in files for i in pq.read_table(f.removeprefix("file:")).column("id").to_pylist()]
+    assert ids == list(range(2_000))
+
+
+@pytest.mark.spark
+def test_local_paths_are_served_without_the_jvm(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fs = HadoopFileSystem(spark)
+
+    def no_jvm(path: str) -> Any:
+        raise AssertionError(f"a py4j call for the local path {path}")
+
+    monkeypatch.setattr(fs, "_path", no_jvm)
+    (tmp_path / "t" / "m=1").mkdir(parents=True)
+    (tmp_path / "t" / "m=1" / "part-0.parquet").write_text("x")
+    assert fs.list_dirs(f"file://{tmp_path}/t") == fs.list_dirs(str(tmp_path / "t")) == ["m=1"]
+    assert fs.list_files(f"file:{tmp_path}/t/m=1") == [str(tmp_path / "t" / "m=1" / "part-0.parquet")]
+    fs.write_text(str(tmp_path / "t" / "note.json"), '{"a": 1}')
+    assert fs.read_text(f"file://{tmp_path}/t/note.json") == '{"a": 1}'
+    fs.rename(str(tmp_path / "t" / "m=1"), str(tmp_path / "t" / "old" / "m=1"))
+    assert fs.partitions(str(tmp_path / "t"), "m") == [] and fs.is_dir(str(tmp_path / "t" / "old" / "m=1"))
+    assert fs.delete(str(tmp_path / "t")) and not fs.exists(str(tmp_path / "t"))
+    assert fs.local_path("hdfs://namenode:8020/lake") is None
+    assert fs.local_path("s3a://bucket/lake") is None
+
+
 # -- previous output ----------------------------------------------------------------------------------
 @pytest.mark.spark
 def test_previous_output_before_and_after_the_first_run(spark: Any, tmp_path: Path) -> None:
