@@ -8,7 +8,7 @@ PY      = $(BIN)/python
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(abspath $(PY))
 
-.PHONY: run test test-fast lint typecheck contracts install install-dev bench clean example image deploy-test
+.PHONY: run test test-fast lint typecheck contracts install install-dev bench clean example image deploy-test deploy-up deploy-down
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (need Python 3.11+; set PYTHON=...)"; exit 2; }
@@ -64,6 +64,14 @@ image: install
 	deploy/test/dockerd.sh start
 	PYTHON=$(abspath $(PY)) deploy/image/build-image.sh; rc=$$?; \
 	  $(if $(KEEP_DOCKERD),true,deploy/test/dockerd.sh stop); exit $$rc
+
+# The local stack in one command (docs/deployment.md): private dockerd, the images, PostgreSQL, the
+# MovieLens sample in the lake volume, the initial load in a container, then the API (127.0.0.1:8000)
+# and the scheduler. deploy-down stops it (VOLUMES=1 also drops the lake and the database) and dockerd.
+deploy-up: install
+	PYTHON=$(abspath $(PY)) deploy/local_stack.sh up
+deploy-down: install
+	PYTHON=$(abspath $(PY)) deploy/local_stack.sh down
 
 # The deployment test (docs/deployment.md): private dockerd, make image, the local stack, the pipeline
 # inside the containers on a MovieLens slice, the API from the host, a killed API restarted, a

@@ -70,9 +70,8 @@ export COMPOSE_PROJECT_NAME=sparkjobs-deploytest
 export POSTGRES_PASSWORD=${POSTGRES_PASSWORD:-deploy-test-$RANDOM$RANDOM}
 export SPARKJOBS_API_PORT=${SPARKJOBS_API_PORT:-18000}
 export PROCESSING_WINDOW_DAYS=$WINDOW_DAYS
-# the scheduler maps each per-minute fire to DAILY_DATE (deploy/test/deploy-test.yml)
-DEPLOY_TEST_DATE_OFFSET=$((($(date -u +%s) - $(date -u -d "$DAILY_DATE" +%s)) / 86400))
-export DEPLOY_TEST_DATE_OFFSET
+# the scheduler maps each per-minute fire to DAILY_DATE (deploy/test/deploy-test.yml); set before the stack starts
+export DEPLOY_TEST_DATE_OFFSET=0
 api=http://127.0.0.1:$SPARKJOBS_API_PORT
 dc=("$compose_bin" -f "$repo/deploy/docker-compose.yml" -f "$repo/deploy/local.yml" -f "$here/deploy-test.yml")
 timings=()
@@ -118,18 +117,8 @@ wait_healthy() {  # wait_healthy CONTAINER SECONDS
     sleep 2
   done
 }
-pipeline_run() {  # pipeline_run NAME MODE DATE: run_daily_pipeline.sh in the pipeline container
-  local t0=$SECONDS
-  log "== $1: MODE=$2 EVENT_DATE=$3 run_daily_pipeline.sh in the pipeline container"
-  timeout -k 10 600 "${dc[@]}" --profile batch run --rm -T --pull never -e "MODE=$2" -e "EVENT_DATE=$3" \
-    pipeline >"$work/$1.log" 2>&1 || { tail -n 30 "$work/$1.log"; fail "$1 failed"; }
-  timings+=("\"$1\": $((SECONDS - t0))")
-  log "   $1: $((SECONDS - t0))s: $(grep 'run_daily_pipeline:.*finished' "$work/$1.log" | tail -n 1)"
-}
 
-log "work dir $work; API on $api; window $WINDOW_DAYS days; scheduler date offset $DEPLOY_TEST_DATE_OFFSET"
-step dockerd 90 "$here/dockerd.sh" start
-step images 1200 env PYTHON="$py" "$repo/deploy/image/build-image.sh"
+log "work dir $work; API on $api; window $WINDOW_DAYS days"
 
 sample=${DEPLOY_TEST_SAMPLE:-}
 if [[ -z $sample ]]; then
@@ -138,15 +127,25 @@ if [[ -z $sample ]]; then
 fi
 [[ -f $sample/_slice.json ]] || fail "$sample is not a sample written by '$0 sample DIR'"
 
-step postgres_up 240 "${dc[@]}" up -d --wait --wait-timeout 200 --pull never --no-build postgres
-# the raw deliveries into the lake volume, as the upstream would drop them
-step sample_into_volume 120 "${dc[@]}" --profile batch run --rm -T --pull never --no-deps --entrypoint sh \
-  pipeline -c 'mkdir -p data/raw && exec tar -x -C data/raw' < <(tar -C "$sample" -c events catalog)
+# the scheduler maps a fire to today - DEPLOY_TEST_DATE_OFFSET: a fire after midnight UTC would run
+# 2016-10-17 (no data). Up to its fire takes well under 20 minutes: that close to midnight, wait for
+# the new day first, so the offset computed here holds until the fire.
+to_midnight=$((86400 - $(date -u +%s) % 86400))
+if ((to_midnight < 1200)); then
+  log "== waiting ${to_midnight}s for midnight UTC (the scheduler's date offset must hold until its fire)"
+  sleep $((to_midnight + 5))
+fi
+DEPLOY_TEST_DATE_OFFSET=$((($(date -u +%s) - $(date -u -d "$DAILY_DATE" +%s)) / 86400))
+log "scheduler date offset $DEPLOY_TEST_DATE_OFFSET (a fire today runs $DAILY_DATE)"
 
-pipeline_run initial_load initial_load "$INITIAL_DATE"
-pipeline_run daily_run incremental "$DAILY_DATE"
-
-step api_scheduler_up 300 "${dc[@]}" up -d --wait --wait-timeout 240 --pull never --no-build api scheduler
+# the stack as `make deploy-up` brings it up (deploy/local_stack.sh): dockerd, images, postgres, the
+# slice into the lake volume, the initial load and the daily run inside the pipeline container,
+# then the API and the scheduler
+: >"$work/timings.txt"
+RAW_DIR=$sample INITIAL_DATE=$INITIAL_DATE DAILY_DATE=$DAILY_DATE COMPOSE_FILES="-f $here/deploy-test.yml" \
+  TIMINGS_FILE=$work/timings.txt LOG_DIR=$work PYTHON="$py" COMPOSE_BIN="$compose_bin" \
+  "$repo/deploy/local_stack.sh" up || fail "deploy/local_stack.sh up failed"
+mapfile -t -O "${#timings[@]}" timings <"$work/timings.txt"
 api_cid=$("${dc[@]}" ps -q api)
 scheduler_cid=$("${dc[@]}" ps -q scheduler)
 curl -sS -o "$work/health.json" -w '%{http_code}' "$api/health" >"$work/health.code"
@@ -210,6 +209,14 @@ done
 log "containers: $(tr '\n' ';' <"$work/containers.txt")"
 ((unhealthy == 0)) || fail "not every container is healthy"
 
+# the seeds' verification checklist against the running stack (network, services, scripts, cron)
+log "== checklist: deploy/test/stack_checklist.sh against the running stack"
+checklist_rc=0
+EXPECTED_CRON='* * * * *' CHECKLIST_JSON="$work/checklist.json" PYTHON="$py" COMPOSE_BIN="$compose_bin" \
+  timeout -k 10 180 "$here/stack_checklist.sh" "${dc[@]:1}" >"$work/checklist.txt" 2>&1 || checklist_rc=$?
+sed 's/^/   /' "$work/checklist.txt"
+((checklist_rc == 0)) || fail "the checklist failed (exit $checklist_rc)"
+
 "$py" - "$work" "$restarts_before" "$restarts_after" "$scheduler_cid" "${timings[@]}" <<'PY'
 import json, pathlib, sys
 work = pathlib.Path(sys.argv[1])
@@ -222,6 +229,7 @@ result = {
     "scheduler_fire": json.loads((work / "scheduler_fire.json").read_text()),
     "scheduler_container": sys.argv[4],
     "containers": dict(line.rsplit(" ", 1) for line in (work / "containers.txt").read_text().splitlines()),
+    "checklist": json.loads((work / "checklist.json").read_text()),
     "timings_s": timings,
 }
 (work / "result.json").write_text(json.dumps(result, indent=2))

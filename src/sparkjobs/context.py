@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sparkjobs.catalog import DataCatalog, DatasetSpec, DatasetUse
 from sparkjobs.errors import UsageError
 from sparkjobs.observability.logging import ContextAdapter, job_logger
 from sparkjobs.observability.metrics import RunMetrics
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 RESERVED_KWARGS = frozenset(
     {"context", "service_provider", "has_spark", "env", "event_date", "run_id", "partitions", "salt"}
 )
+#: what the executor passes to ``main(**kwargs)`` next to ``context`` (the seeds' entry points add
+#: them to the job parameters, and hand-written seed-style modules read ``kwargs["has_spark"]``)
+PLATFORM_KWARGS = ("has_spark", "service_provider")
 
 
 def yesterday_utc(now: datetime | None = None) -> date:
@@ -68,7 +72,10 @@ def _positive_int(name: str, value: Any) -> int:
 
 @dataclass
 class JobContext:
-    """run_id, env, service_provider, has_spark, the logical date, settings, logger, metrics, Spark."""
+    """run_id, env, service_provider, has_spark, the logical date, settings, logger, metrics, Spark.
+
+    ``catalog`` loads and saves the datasets the job declares (see :mod:`sparkjobs.catalog`).
+    """
 
     job_name: str
     run_id: str = field(default_factory=new_run_id)
@@ -86,10 +93,20 @@ class JobContext:
     tracing: Tracing | None = None
     #: the job's config as the executor validated it; a factory reuses it instead of validating twice
     config: Any = None
+    #: the run's catalog entries (placeholders rendered) and the datasets the job declares
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    dataset_use: DatasetUse = field(default_factory=DatasetUse)
+    #: the pipeline and step this run is part of (None for a run of its own)
+    pipeline: str | None = None
+    step: str | None = None
     observer: RunObserver = field(init=False)
+    catalog: DataCatalog = field(init=False)
 
     def __post_init__(self) -> None:
-        self.logger = job_logger(self.job_name, self.run_id, self.env, event_date=self.event_date.isoformat())
+        where = {k: v for k, v in (("pipeline", self.pipeline), ("step", self.step)) if v is not None}
+        self.logger = job_logger(
+            self.job_name, self.run_id, self.env, event_date=self.event_date.isoformat(), **where
+        )
         self.metrics = RunMetrics(self.job_name)
         self.observer = RunObserver(
             job=self.job_name,
@@ -100,16 +117,24 @@ class JobContext:
             event_date=self.event_date,
             service_provider=self.service_provider,
             tracing=self.tracing,
+            pipeline=self.pipeline,
+            step=self.step,
             logger=self.logger,
         )
-        if self.session is not None:  # injected: e.g. one session shared by a pipeline's steps
-            return
-        self.session = SessionProvider(
-            self.settings.spark,
-            service_provider=self.service_provider,
-            app_suffix=self.job_name,
-            has_spark=self.has_spark,
+        if self.session is None:  # else injected: e.g. one session shared by a pipeline's steps
+            self.session = SessionProvider(
+                self.settings.spark,
+                service_provider=self.service_provider,
+                app_suffix=self.job_name,
+                has_spark=self.has_spark,
+            )
+        self.catalog = DataCatalog(
+            self.datasets, use=self.dataset_use, job=self.job_name, spark=self.session.get
         )
+
+    def platform_kwargs(self) -> dict[str, Any]:
+        """``has_spark`` and ``service_provider`` of this run, as ``main(**kwargs)`` receives them."""
+        return {"has_spark": self.has_spark, "service_provider": self.service_provider}
 
     @property
     def spark(self) -> SparkSession:
@@ -166,4 +191,5 @@ class JobContext:
             "service_provider": self.service_provider,
             "has_spark": self.has_spark,
             "event_date": self.event_date.isoformat(),
+            **({"pipeline": self.pipeline, "step": self.step} if self.pipeline else {}),
         }

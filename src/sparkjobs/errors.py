@@ -75,6 +75,9 @@ class ConfigError(UsageError):
         self.key = key
         self.value = value
         self.expected = expected
+        #: the required keys no layer sets, and how many problems the message lists in all
+        self.missing: list[str] = []
+        self.problems = 1
         parts = [message]
         if key is not None:
             parts.append(f"key: {key}")

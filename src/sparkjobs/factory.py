@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from sparkjobs.catalog import DataCatalog
 from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.tree import Path_
 from sparkjobs.config.validate import validate_model
-from sparkjobs.context import RESERVED_KWARGS, JobContext
+from sparkjobs.context import PLATFORM_KWARGS, RESERVED_KWARGS, JobContext
 from sparkjobs.errors import JobContractError
 from sparkjobs.job import AbstractJob
 from sparkjobs.metadata import JobMetadata
@@ -28,13 +29,17 @@ class AbstractJobFactory(ABC, Generic[C]):
     its parameters through unchanged.
 
     Inside :meth:`create_job`, ``self.context``, ``self.config``, ``self.spark`` (built lazily by
-    the session factory), ``self.metrics`` and ``self.logger`` are ready to inject.
+    the session factory), ``self.metrics``, ``self.logger`` and ``self.catalog`` (the datasets named
+    in :attr:`inputs` / :attr:`outputs`) are ready to inject.
     """
 
     config_model: ClassVar[type[BaseModel] | None] = None
     metadata: ClassVar[JobMetadata] = JobMetadata()
     #: the name used under ``jobs:`` in config and in metrics; defaults to the module's last part
     job_name: ClassVar[str | None] = None
+    #: datasets the job reads / writes: names, or ``{parameter: dataset}`` (see sparkjobs.catalog.declare)
+    inputs: ClassVar[Sequence[str] | Mapping[str, str]] = ()
+    outputs: ClassVar[Sequence[str] | Mapping[str, str]] = ()
 
     def __init__(self, **_ignored: Any) -> None:
         # The seeds construct factories as ``Factory(**kwargs)``; parameters are taken by run().
@@ -63,6 +68,11 @@ class AbstractJobFactory(ABC, Generic[C]):
     @property
     def logger(self) -> Any:
         return self.context.logger
+
+    @property
+    def catalog(self) -> DataCatalog:
+        """``load(name)`` / ``save(df, name)`` for the datasets in :attr:`inputs` / :attr:`outputs`."""
+        return self.context.catalog
 
     # -- contract -------------------------------------------------------------------------------
     @classmethod
@@ -125,7 +135,9 @@ class AbstractJobFactory(ABC, Generic[C]):
         """Validate → build the context → ``create_job(**params)`` → ``job.run(**params)``.
 
         Called with a ``context`` (by the executor, or a caller who built one), every other kwarg is
-        a job parameter. Called seeds-style without one, the reserved kwargs (``env``, ``has_spark``,
+        a job parameter, except ``has_spark`` and ``service_provider`` (the executor passes them for
+        hand-written seed-style modules; the context carries them) unless the model declares them.
+        Called seeds-style without one, the reserved kwargs (``env``, ``has_spark``,
         ``event_date``, ``partitions`` ...) build the context; one that the config model also
         declares is given to the model as well, so it is never dropped.
         """
@@ -133,10 +145,9 @@ class AbstractJobFactory(ABC, Generic[C]):
         owns_context = context is None
         if context is None:
             context = JobContext.from_kwargs(self.name(), kwargs)
-            keys = self._model_keys()
-            params = {k: v for k, v in kwargs.items() if k not in RESERVED_KWARGS or k in keys}
-        else:
-            params = kwargs
+        reserved = RESERVED_KWARGS if owns_context else PLATFORM_KWARGS
+        keys = self._model_keys()
+        params = {k: v for k, v in kwargs.items() if k not in reserved or k in keys}
         self._context = context
         self._config = self._validated(context, params)
         job_kwargs = self.job_kwargs(self._config)
@@ -158,6 +169,7 @@ class AbstractJobFactory(ABC, Generic[C]):
                 raise
             else:
                 metrics.record_outcome(True, time.perf_counter() - started)
+                context.observer.record_result(result)
                 return result
             finally:
                 if owns_context:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from sparkjobs.catalog.declare import DatasetUse, declared_datasets
 from sparkjobs.errors import JobContractError, JobNotFoundError
 from sparkjobs.metadata import JobMetadata
 
@@ -80,6 +81,19 @@ class JobSpec:
             doc = (module.__doc__ or "").strip().splitlines()
             meta = meta.model_copy(update={"description": doc[0] if doc else ""})
         return meta
+
+    @property
+    def datasets(self) -> DatasetUse:
+        """The datasets the job reads and writes: the factory's ``inputs`` / ``outputs``, else the
+        module's ``INPUTS`` / ``OUTPUTS`` (see :mod:`sparkjobs.catalog.declare`)."""
+        module = self.load()
+        factory = self.factory
+        owner: Any = factory if factory is not None and hasattr(factory, "inputs") else None
+        if owner is not None:
+            return declared_datasets(owner.inputs, owner.outputs, owner=owner.__qualname__)
+        return declared_datasets(
+            getattr(module, "INPUTS", None), getattr(module, "OUTPUTS", None), owner=self.module_name
+        )
 
     @property
     def config_name(self) -> str:

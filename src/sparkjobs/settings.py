@@ -7,6 +7,7 @@ The tree read from ``conf/`` has these top-level keys::
     jobs:           {job_name: {...params validated by the job's own model...}}
     pipelines:      {pipeline_name: {...}}   (validated by sparkjobs.pipeline)
     state:          {...}                    (the pipeline run ledger; validated by sparkjobs.pipeline)
+    catalog:        {dataset_name: {...}}    (named datasets; validated by sparkjobs.catalog)
     services:       {service_name: {...}}    (long-running services such as an HTTP API)
 
 Any other top-level key is an error that names it.
@@ -33,3 +34,6 @@ class Settings(BaseModel):
     pipelines: dict[str, dict[str, Any]] = Field(default_factory=dict, description="pipeline definitions")
     state: dict[str, Any] = Field(default_factory=dict, description="pipeline run ledger store (url, locks)")
     services: dict[str, dict[str, Any]] = Field(default_factory=dict, description="service settings")
+    catalog: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="named datasets: path, format, partitioning, schema, options"
+    )

@@ -351,6 +351,9 @@ class BuildRecommendationsJob(AbstractJob):
 class BuildRecommendationsFactory(AbstractJobFactory[BuildRecommendationsConfig]):
     config_model = BuildRecommendationsConfig
     job_name = "build_recommendations"
+    # the paths default to the catalog's (conf/base/catalog.yml)
+    inputs = {"bronze_path": "bronze_events", "catalog_path": "movies"}
+    outputs = {"silver_path": "silver", "gold_path": "gold", "catalog_quarantine_path": "quarantine_movies"}
     metadata = JobMetadata(
         description="Silver interactions + gold item-kNN recommendations, similar and popular items",
         version="1.0.0",

@@ -159,6 +159,9 @@ class EvaluateRecommendationsJob(AbstractJob):
 class EvaluateRecommendationsFactory(AbstractJobFactory[EvaluateRecommendationsConfig]):
     config_model = EvaluateRecommendationsConfig
     job_name = "evaluate_recommendations"
+    # the paths default to the catalog's (conf/base/catalog.yml)
+    inputs = {"bronze_path": "bronze_events", "catalog_path": "movies"}
+    outputs = {"output_path": "evaluation_reports"}
     metadata = JobMetadata(
         description="HitRate/Precision/Recall@K and coverage on a per-user temporal hold-out vs popularity",
         version="1.0.0",

@@ -288,6 +288,9 @@ class IngestEventsJob(AbstractJob):
 class IngestEventsFactory(AbstractJobFactory[IngestEventsConfig]):
     config_model = IngestEventsConfig
     job_name = "ingest_events"
+    # the paths default to the catalog's (conf/base/catalog.yml); bronze is also read, to drop re-sent events
+    inputs = {"raw_path": "raw_events"}
+    outputs = {"bronze_path": "bronze_events", "quarantine_path": "quarantine_events"}
     metadata = JobMetadata(
         description="Raw daily event files → bronze Parquet (schema, quarantine, dedupe, idempotent reruns)",
         version="1.0.0",

@@ -256,6 +256,8 @@ class LoadRecommendationsJob(AbstractJob):
 class LoadRecommendationsFactory(AbstractJobFactory[LoadRecommendationsConfig]):
     config_model = LoadRecommendationsConfig
     job_name = "load_recommendations"
+    # gold_path defaults to the catalog's (conf/base/catalog.yml); the serving store is not a lake dataset
+    inputs = {"gold_path": "gold"}
     metadata = JobMetadata(
         description="Load a gold recommendation snapshot into the serving store (atomic swap, no Spark)",
         version="1.0.0",

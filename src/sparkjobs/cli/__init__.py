@@ -2,9 +2,9 @@
 
 One module per command group: :mod:`~sparkjobs.cli.jobs` (run, list, describe, config),
 :mod:`~sparkjobs.cli.pipeline` (``pipeline ...``), :mod:`~sparkjobs.cli.schedule`,
-:mod:`~sparkjobs.cli.serve` (``serve``). Shared options are in :mod:`~sparkjobs.cli.options`,
-everything printed in :mod:`~sparkjobs.cli.render`, and errors become exit codes in
-:mod:`~sparkjobs.cli.errors`.
+:mod:`~sparkjobs.cli.serve` (``serve``), :mod:`~sparkjobs.cli.targets` (``render``). Shared
+options are in :mod:`~sparkjobs.cli.options`, everything printed in :mod:`~sparkjobs.cli.render`,
+and errors become exit codes in :mod:`~sparkjobs.cli.errors`.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ from sparkjobs.errors import SparkJobsError
 LAZY_SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "init": ("sparkjobs.cli.init:init_command", "Create a new project (conf, a job, its test, a pipeline)."),
     "pipeline": ("sparkjobs.cli.pipeline:pipeline_group", "Run, resume, backfill and inspect pipelines."),
+    "render": (
+        "sparkjobs.cli.targets:render_command",
+        "Print a run as a platform's arguments (argv, Glue, Databricks); write scripts/.",
+    ),
     "schedule": ("sparkjobs.cli.schedule:schedule_command", "Run a pipeline on its cron schedule."),
     "serve": ("sparkjobs.cli.serve:serve_command", "Serve a registered HTTP service (e.g. recommendations)."),
 }

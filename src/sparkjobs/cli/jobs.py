@@ -12,7 +12,13 @@ from typing import Any
 import click
 
 from sparkjobs.cli import render
-from sparkjobs.cli.options import config_options, format_option, log_format_option, service_provider_option
+from sparkjobs.cli.options import (
+    config_options,
+    format_option,
+    log_format_option,
+    run_options,
+    service_provider_option,
+)
 from sparkjobs.errors import UsageError
 from sparkjobs.observability.failures import EXIT_INTERRUPTED
 
@@ -26,15 +32,8 @@ def _request(job: str, **kw: Any) -> Any:
 @click.command("run")
 @click.argument("job")
 @config_options
-@click.option("--partitions", type=int, default=None, help="spark.sql.shuffle.partitions for this run")
-@click.option("--salt", type=int, default=None, help="salt bucket count for salted joins")
-@click.option("--has-spark/--no-spark", "has_spark", default=True, help="whether the run may use Spark")
-@click.option(
-    "--event-date", default=None, metavar="YYYY-MM-DD", help="logical date (default: yesterday, UTC)"
-)
-@click.option("--dry-run", is_flag=True, help="validate and print the resolved plan; touch nothing")
+@run_options
 @service_provider_option
-@click.option("--run-id", default=None, help="use this run id instead of a generated one")
 @log_format_option
 def run_command(job: str, log_format: str | None, **kw: Any) -> None:
     """Run JOB: a registered name (see `sparkjobs list`) or a dotted module path.
@@ -116,10 +115,20 @@ def config_group() -> None:
 @config_options
 @format_option
 def config_show(job: str, fmt: str, **kw: Any) -> None:
-    """Merged config of JOB, each value with the layer it came from (secrets masked)."""
-    from sparkjobs.executor import show_config
+    """Merged config of JOB, each value with the layer it came from (secrets masked).
 
-    render.config_rows(show_config(_request(job, **kw)), fmt)
+    Required keys that no layer sets are listed as "<missing>" (a note on stderr names them).
+    """
+    from sparkjobs.config_show import show_config
+
+    view = show_config(_request(job, **kw))
+    render.config_rows(view.rows, fmt)
+    if view.missing:
+        click.echo(
+            f"note: {len(view.missing)} required key(s) not set: {', '.join(view.missing)}; "
+            f"`sparkjobs run {job}` refuses to start until they are",
+            err=True,
+        )
 
 
 @config_group.command("schema")

@@ -21,7 +21,7 @@ MAX_BACKFILL_DAYS = 3660
 
 
 def workspace_options(func: Any) -> Any:
-    """``--env``, ``--conf-dir`` and ``--config`` (repeatable)."""
+    """``--env``, ``--project-dir``, ``--conf-dir`` and ``--config`` (repeatable)."""
     func = click.option(
         "--env",
         "env",
@@ -29,10 +29,17 @@ def workspace_options(func: Any) -> Any:
         help="environment: conf/<env>/ is layered on conf/base/ (default $SPARKJOBS_ENV, else dev)",
     )(func)
     func = click.option(
+        "--project-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="project root: relative paths (runs, ledger, data) start here (default $SPARKJOBS_PROJECT_DIR, "
+        "else the folder holding --conf-dir, else the nearest folder above the cwd that holds conf/)",
+    )(func)
+    func = click.option(
         "--conf-dir",
         type=click.Path(path_type=Path),
         default=None,
-        help="configuration root (default $SPARKJOBS_CONF_DIR, else ./conf, which may be absent)",
+        help="configuration root (default $SPARKJOBS_CONF_DIR, else <project root>/conf)",
     )(func)
     func = click.option(
         "--config",
@@ -59,6 +66,28 @@ def config_options(func: Any) -> Any:
     func = click.option(
         "--json", "json_config", default=None, metavar="JSON", help="the whole job config as JSON"
     )(func)
+    return func
+
+
+def run_options(func: Any) -> Any:
+    """What one run is, besides its config: ``--partitions``, ``--salt``, ``--has-spark``, ``--event-date``,
+    ``--dry-run`` and ``--run-id`` (``sparkjobs run`` and ``sparkjobs render``)."""
+    options = (  # shown in this order in --help
+        click.option(
+            "--partitions", type=int, default=None, help="spark.sql.shuffle.partitions for this run"
+        ),
+        click.option("--salt", type=int, default=None, help="salt bucket count for salted joins"),
+        click.option(
+            "--has-spark/--no-spark", "has_spark", default=True, help="whether the run may use Spark"
+        ),
+        click.option(
+            "--event-date", default=None, metavar="YYYY-MM-DD", help="logical date (default: yesterday, UTC)"
+        ),
+        click.option("--dry-run", is_flag=True, help="validate and print the resolved plan; touch nothing"),
+        click.option("--run-id", default=None, help="use this run id instead of a generated one"),
+    )
+    for option in reversed(options):
+        func = option(func)
     return func
 
 

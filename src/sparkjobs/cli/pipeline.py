@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a run failed (the message names the step and the resume
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -21,12 +22,14 @@ from sparkjobs.cli.options import format_option, log_format_option, logical_date
 from sparkjobs.cli.workspace import pipeline_workspace, setup_logging
 from sparkjobs.context import yesterday_utc
 from sparkjobs.errors import SparkJobsError, UsageError
+from sparkjobs.observability.export import safe_name
 from sparkjobs.observability.failures import EXIT_INTERRUPTED, failure_text
 from sparkjobs.observability.tracing import Tracing
+from sparkjobs.pipeline.errors import NoLedgerError
 from sparkjobs.pipeline.ledger import RESUMABLE
 from sparkjobs.pipeline.model import MODES, Mode, PipelineSpec
 from sparkjobs.pipeline.outcomes import RunOutcome
-from sparkjobs.pipeline.planning import StepPlanner
+from sparkjobs.pipeline.planning import SessionFactory, StepPlanner, default_session_factory
 from sparkjobs.pipeline.runner import PipelineRunner
 from sparkjobs.pipeline.scheduler import scheduled_logical_date
 from sparkjobs.pipeline.signals import ReceivedSignal, stop_on_signals
@@ -127,7 +130,18 @@ def _execute(runner: PipelineRunner, plan: RunPlan) -> list[RunOutcome]:
     return [runner.run(plan.dates[0] if plan.dates else yesterday_utc(), mode=plan.mode, trigger=trigger)]
 
 
-def _run(ws: Workspace, plan: RunPlan, log_format: str | None) -> tuple[list[RunOutcome], ReceivedSignal]:
+def _session_factory(ws: Workspace, plan: RunPlan, live: bool, verbose: bool) -> SessionFactory | None:
+    """Under the live display the JVM's stderr goes to ``<runs_dir>/<pipeline>.jvm.log`` (its lines
+    would break into the table) unless ``--verbose``; otherwise it stays this process's stderr."""
+    if not live or verbose:
+        return None
+    target = ws.settings.observability.runs_dir / f"{safe_name(plan.spec.name)}.jvm.log"
+    return functools.partial(default_session_factory, jvm_stderr=target)
+
+
+def _run(
+    ws: Workspace, plan: RunPlan, log_format: str | None, verbose: bool
+) -> tuple[list[RunOutcome], ReceivedSignal]:
     """Run under signal handling and the live display (on a terminal); the ledger records it."""
     stop = StopToken()
     tracing = Tracing.from_environ()
@@ -143,6 +157,7 @@ def _run(ws: Workspace, plan: RunPlan, log_format: str | None) -> tuple[list[Run
                 reporter=live,
                 stop=stop,
                 tracing=tracing,
+                session_factory=_session_factory(ws, plan, live is not None, verbose),
             )
             return _execute(runner, plan), received
         except KeyboardInterrupt:
@@ -210,6 +225,11 @@ def _exit_for(ws: Workspace, plan: RunPlan, outcomes: Sequence[RunOutcome], rece
 @click.option("--resume-last", is_flag=True, help="resume the most recent run (of --date, if given)")
 @pipeline_workspace(runs_steps=True)
 @click.option("--dry-run", is_flag=True, help="prepare and validate every step, print the plan, run nothing")
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="show the JVM's own output (on a terminal it goes to <runs_dir>/<pipeline>.jvm.log otherwise)",
+)
 @log_format_option
 def run_command(
     ws: Workspace,
@@ -222,6 +242,7 @@ def run_command(
     resume_id: str | None,
     resume_last: bool,
     dry_run: bool,
+    verbose: bool,
     log_format: str | None,
 ) -> None:
     """Run pipeline NAME for one logical date, a backfill range, or resume a failed run."""
@@ -231,7 +252,7 @@ def run_command(
     if dry_run:
         _dry_run(ws, plan)
         return
-    outcomes, received = _run(ws, plan, log_format)
+    outcomes, received = _run(ws, plan, log_format, verbose)
     render.outcomes(outcomes)
     _exit_for(ws, plan, outcomes, received)
 
@@ -248,8 +269,12 @@ def run_command(
 def status_command(ws: Workspace, name: str, limit: int, date_: str | None, fmt: str) -> None:
     """Recent runs of pipeline NAME, newest first, and any lock currently held."""
     ws.pipeline(name)  # a typo gets "did you mean", not an empty table
-    ledger = ws.open_ledger()
     day = parse_date(date_, "--date") if date_ else None
+    try:
+        ledger = ws.open_ledger(read_only=True)  # a look never creates a ledger
+    except NoLedgerError as missing:
+        render.status(name, [], [], f"{missing.where} (no ledger yet)", fmt)
+        return
     runs = ledger.list_runs(name, limit=limit, logical_date=day)
     render.status(name, runs, ledger.locks(name), ledger.where, fmt)
 
@@ -265,7 +290,7 @@ def runs_group() -> None:
 @format_option
 def runs_show(ws: Workspace, run_id: str, fmt: str) -> None:
     """One run in detail: its steps, every attempt, timings and errors."""
-    ledger = ws.open_ledger()
+    ledger = ws.open_ledger(read_only=True)
     run = ledger.get_run(run_id)
     lock = ledger.get_lock(run.pipeline, run.logical_date) if run.status == "running" else None
     resume = None
@@ -283,14 +308,22 @@ def runs_show(ws: Workspace, run_id: str, fmt: str) -> None:
     "--run", "run_id", default=None, metavar="RUN_ID", help="colour the steps by this run's statuses"
 )
 @click.option("--fence", is_flag=True, help="wrap in a ```mermaid code fence for Markdown")
-def graph_command(ws: Workspace, name: str, direction: str, run_id: str | None, fence: bool) -> None:
+@click.option(
+    "--datasets/--no-datasets",
+    default=True,
+    show_default=True,
+    help="draw the catalog datasets the steps read and write",
+)
+def graph_command(
+    ws: Workspace, name: str, direction: str, run_id: str | None, fence: bool, datasets: bool
+) -> None:
     """Print the DAG of pipeline NAME as Mermaid text (paste it into docs)."""
     spec = ws.pipeline(name)
     statuses = None
     if run_id:
-        run = ws.open_ledger().get_run(run_id)
+        run = ws.open_ledger(read_only=True).get_run(run_id)
         statuses = {s.step: s.status for s in run.steps}
-    text = spec.mermaid(statuses=statuses, direction=direction)
+    text = spec.mermaid(statuses=statuses, direction=direction, datasets=datasets)
     click.echo(f"```mermaid\n{text}```" if fence else text, nl=False)
     if fence:
         click.echo()
@@ -304,7 +337,11 @@ def graph_command(ws: Workspace, name: str, direction: str, run_id: str | None, 
 def unlock_command(ws: Workspace, name: str, date_: str, force: bool) -> None:
     """Remove the run lock of NAME for a date whose holder died (marks that run abandoned)."""
     day = parse_date(date_, "--date")
-    ledger = ws.open_ledger()
+    try:
+        ledger = ws.open_ledger(read_only=True)
+    except NoLedgerError as missing:
+        click.echo(f"no lock held for {name} on {day} (no ledger at {missing.where})")
+        return
     held = ledger.get_lock(name, day)
     if held is None:
         click.echo(f"no lock held for {name} on {day}")

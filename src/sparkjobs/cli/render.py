@@ -171,7 +171,7 @@ def status(name: str, runs: Sequence[RunRecord], locks: Sequence[LockInfo], wher
 
     out = console()
     if not runs:
-        out.print(f"no runs of {name} recorded in {where}")
+        out.print(f"no runs recorded of {name} in {where}")
         return
     table = Table(title=f"{name}: last {len(runs)} run(s)", title_justify="left")
     columns = ("run id", "date", "mode", "trigger", "status", "started (UTC)", "duration", "steps", "resumes")

@@ -32,6 +32,11 @@ def absolute_flags(inv: Invocation, cwd: Path) -> list[str]:
     flags: list[str] = []
     if inv.env:
         flags += ["--env", inv.env]
+    if inv.project_dir:
+        flags += [
+            "--project-dir",
+            str(inv.project_dir if inv.project_dir.is_absolute() else cwd / inv.project_dir),
+        ]
     if inv.conf_dir:
         flags += ["--conf-dir", str(inv.conf_dir if inv.conf_dir.is_absolute() else cwd / inv.conf_dir)]
     for file in inv.config_files:

@@ -41,6 +41,7 @@ def serve_command(
     port: int | None,
     env: str | None,
     conf_dir: Path | None,
+    project_dir: Path | None,
     config_files: tuple[Path, ...],
     params: tuple[str, ...],
     dry_run: bool,
@@ -50,7 +51,14 @@ def serve_command(
 
     # errors reach the top group, which prints them redacted with their exit code (sparkjobs.cli.group)
     prepared = prepare_service(
-        name, env=env, conf_dir=conf_dir, config_files=config_files, params=params, host=host, port=port
+        name,
+        env=env,
+        conf_dir=conf_dir,
+        project_dir=project_dir,
+        config_files=config_files,
+        params=params,
+        host=host,
+        port=port,
     )
     if dry_run:
         build_app(prepared)  # validates exactly what a real start validates; connects to nothing

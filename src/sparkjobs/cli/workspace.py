@@ -25,6 +25,7 @@ def pipeline_workspace(*, runs_steps: bool = False) -> Callable[[Callable[..., A
             *args: Any,
             env: str | None,
             conf_dir: Path | None,
+            project_dir: Path | None,
             config_files: tuple[Path, ...],
             service_provider: str = "local",
             **kwargs: Any,
@@ -32,6 +33,7 @@ def pipeline_workspace(*, runs_steps: bool = False) -> Callable[[Callable[..., A
             invocation = Invocation(
                 env=env,
                 conf_dir=conf_dir,
+                project_dir=project_dir,
                 config_files=tuple(config_files),
                 service_provider=service_provider,
             )

@@ -28,8 +28,8 @@ from sparkjobs.errors import ConfigError
 
 ENV_PREFIX = "SPARKJOBS__"
 DEFAULT_SOURCE = "default"
-#: top-level sections whose every entry is itself a mapping (one per job, pipeline or service)
-NAMED_SECTIONS = frozenset({"jobs", "pipelines", "services"})
+#: top-level sections whose every entry is itself a mapping (one per job, pipeline, service or dataset)
+NAMED_SECTIONS = frozenset({"jobs", "pipelines", "services", "catalog"})
 
 
 def normalize_sections(data: Mapping[str, Any], source: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
-def _is_secret_location(model: type[BaseModel], loc: tuple[str, ...]) -> bool:
+def is_secret_location(model: type[BaseModel], loc: tuple[str, ...]) -> bool:
     """True when the value at ``loc`` (or the container holding it) is typed as a secret."""
     for end in range(len(loc), 0, -1):
         annotation = annotation_at(model, loc[:end])
@@ -64,12 +64,13 @@ def config_error_from(
     what: str,
 ) -> ConfigError:
     lines: list[str] = []
+    missing: list[str] = []
     first: dict[str, Any] = {}
     for err in exc.errors(include_url=False):
         loc = tuple(str(p) for p in err["loc"])
         key = join_key((*prefix, *loc))
         source = sources.get(loc) or next((s for p, s in sources.items() if p[: len(loc)] == loc), "default")
-        secret = bool(loc) and (is_secret_key(loc[-1]) or _is_secret_location(model, loc))
+        secret = bool(loc) and (is_secret_key(loc[-1]) or is_secret_location(model, loc))
         # a structured bad value may hold secret-named keys or DSN passwords: mask those too
         value = MASK if secret else mask(err.get("input"))
         if err["type"] == "extra_forbidden":
@@ -80,6 +81,7 @@ def config_error_from(
             line = f"unknown parameter {key!r}{hint} from {source}; expected {expected}"
         elif err["type"] == "missing":
             line = f"missing required parameter {key!r}"
+            missing.append(key)
             expected = "a value"
             value = None
         else:
@@ -95,4 +97,6 @@ def config_error_from(
     err_obj.file = first.get("file")
     err_obj.value = first.get("value")
     err_obj.expected = first.get("expected")
+    err_obj.missing = missing
+    err_obj.problems = count
     return err_obj

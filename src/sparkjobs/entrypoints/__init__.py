@@ -11,5 +11,10 @@ module             called as                                   service_provider
 ``glue``           Glue job script / ``sparkjobs-glue``        glue
 =================  ==========================================  ===========================
 
+Besides the four platforms: :mod:`~sparkjobs.entrypoints.render` (a run as each platform's
+arguments, and the seeds' ``scripts/<platform>/generic_entry.py`` files),
+:mod:`~sparkjobs.entrypoints.glue_job` (Glue's ``Job.init``/``commit`` for bookmarks) and
+:mod:`~sparkjobs.entrypoints.pyfiles` (a ``--py-files`` zip).
+
 Importing this package never imports pyspark.
 """

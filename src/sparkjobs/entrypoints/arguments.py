@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sparkjobs.entrypoints.lifecycle import NO_LIFECYCLE, RunLifecycle
 from sparkjobs.errors import ConfigError, UsageError
 from sparkjobs.executor import RunRequest
 
@@ -61,6 +62,8 @@ class Platform:
     run_id_argument: str | None = None
     #: the SparkSession belongs to the platform and outlives the run (Databricks): never stop it
     keeps_session: bool = False
+    #: what the platform does around a run (Glue: Job.init/commit); by default nothing
+    lifecycle: RunLifecycle = NO_LIFECYCLE
 
 
 @dataclass
@@ -125,6 +128,13 @@ class _Collector:
         if key in self.flags and self.flags[key] != value:
             raise UsageError(f"{shown} contradicts an earlier option")
         self.flags[key] = value
+
+
+def is_framework_option(key: str) -> bool:
+    """Whether ``--key`` is read by sparkjobs itself rather than taken as a job parameter."""
+    norm = normalize(key)
+    named = _FLAG_KEYS | _JOB_KEYS | _JSON_KEYS | _SINGLE_KEYS | {"param", "config", "master"}
+    return norm in named
 
 
 def normalize(key: str) -> str:

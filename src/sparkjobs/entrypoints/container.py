@@ -9,8 +9,18 @@ Spark runs in local mode (``local[*]`` unless ``spark.master`` is configured); s
 
 from __future__ import annotations
 
-from sparkjobs.entrypoints.arguments import Platform
-from sparkjobs.entrypoints.launcher import EntryPoint
+import sys
+
+#: what to do when the script runs where sparkjobs is not installed (also in `sparkjobs render --scripts`)
+INSTALL_HINT = "install sparkjobs (or the project's wheel, which depends on it) into the image's Python"
+
+try:
+    from sparkjobs.entrypoints.arguments import Platform
+    from sparkjobs.entrypoints.launcher import EntryPoint
+except ImportError as exc:  # run as a file in an image without the package
+    if __name__ != "__main__":
+        raise
+    sys.exit(f"error: cannot import sparkjobs ({exc}); {INSTALL_HINT}")
 
 PLATFORM = Platform(
     name="container",

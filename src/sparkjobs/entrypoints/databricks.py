@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import sys
 
+#: what to do when the script runs where sparkjobs is not installed (also in `sparkjobs render --scripts`)
+INSTALL_HINT = "add the sparkjobs wheel to the task's libraries"
+
 try:
     from sparkjobs.entrypoints.arguments import Platform
     from sparkjobs.entrypoints.launcher import EntryPoint
 except ImportError as exc:  # run as a file on a cluster without the package
     if __name__ != "__main__":
         raise
-    sys.exit(f"error: cannot import sparkjobs ({exc}); add the sparkjobs wheel to the task's libraries")
+    sys.exit(f"error: cannot import sparkjobs ({exc}); {INSTALL_HINT}")
 
 PLATFORM = Platform(
     name="databricks",

@@ -14,22 +14,28 @@ need ``awsglue`` — tolerates Glue's own arguments, and takes ``--JOB_RUN_ID`` 
       --env: prod
 
 The job runs in Glue's SparkSession (reused, never given a master); service_provider is ``glue``.
+Where ``awsglue`` is importable, the run is wrapped in Glue's ``Job.init``/``Job.commit`` so that
+``--job-bookmark-option job-bookmark-enable`` works; elsewhere that option is refused
+(:mod:`sparkjobs.entrypoints.glue_job`).
 """
 
 from __future__ import annotations
 
 import sys
 
+#: what to do when the script runs where sparkjobs is not installed (also in `sparkjobs render --scripts`)
+INSTALL_HINT = (
+    "add the sparkjobs wheel with --additional-python-modules s3://.../sparkjobs-<version>-py3-none-any.whl"
+)
+
 try:
     from sparkjobs.entrypoints.arguments import Platform
+    from sparkjobs.entrypoints.glue_job import GlueJobLifecycle
     from sparkjobs.entrypoints.launcher import EntryPoint
 except ImportError as exc:  # run as a Glue script without the package
     if __name__ != "__main__":
         raise
-    sys.exit(
-        f"error: cannot import sparkjobs ({exc}); add the sparkjobs wheel with "
-        "--additional-python-modules s3://.../sparkjobs-<version>-py3-none-any.whl"
-    )
+    sys.exit(f"error: cannot import sparkjobs ({exc}); {INSTALL_HINT}")
 
 #: arguments AWS Glue itself passes or reads (tolerated, never job parameters)
 GLUE_ARGUMENTS = frozenset(
@@ -43,6 +49,8 @@ GLUE_ARGUMENTS = frozenset(
         "TempDir",
         "RedshiftTempDir",
         "job-bookmark-option",
+        "job-bookmark-from",
+        "job-bookmark-to",
         "continuation-option",
         "encryption-type",
         "job-language",
@@ -84,6 +92,7 @@ PLATFORM = Platform(
     command="sparkjobs-glue",
     is_own_argument=is_glue_argument,
     run_id_argument="JOB_RUN_ID",
+    lifecycle=GlueJobLifecycle(),
 )
 
 

@@ -97,6 +97,7 @@ def run_entrypoint(
         out.write(usage(platform))
         return 0
     try:
+        platform.lifecycle.check(parsed.platform_args, parsed.request.has_spark)
         prepared = prepare(parsed.request)
         _check_json_flag(parsed, prepared)
     except SparkJobsError as exc:
@@ -125,7 +126,8 @@ def run_entrypoint(
 
     started = time.perf_counter()
     try:
-        result = execute(prepared)
+        with platform.lifecycle.around(prepared, parsed.platform_args):
+            result = execute(prepared)
     except SparkJobsError as exc:
         return fail(exc)
     line = {

@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import sys
 
+#: what to do when the script runs where sparkjobs is not installed (also in `sparkjobs render --scripts`)
+INSTALL_HINT = (
+    "ship it with `spark-submit --py-files sparkjobs.zip ...` (build the zip with "
+    "`python -m sparkjobs.entrypoints.pyfiles sparkjobs.zip`) or install it into the cluster's Python "
+    "(PYSPARK_PYTHON)"
+)
+
 try:
     from sparkjobs.entrypoints.arguments import Platform
     from sparkjobs.entrypoints.launcher import EntryPoint
 except ImportError as exc:  # run as a file on a cluster whose Python lacks the package
     if __name__ != "__main__":
         raise
-    sys.exit(
-        f"error: cannot import sparkjobs ({exc}). Ship it with `spark-submit --py-files sparkjobs.zip ...` "
-        "(build the zip with `python -m sparkjobs.entrypoints.pyfiles sparkjobs.zip`) or install it "
-        "into the cluster's Python (PYSPARK_PYTHON)."
-    )
+    sys.exit(f"error: cannot import sparkjobs ({exc}); {INSTALL_HINT}")
 
 PLATFORM = Platform(
     name="spark-submit",

@@ -7,8 +7,12 @@ call does the work), so every run — succeeded or failed — ends with
 * a node-exporter textfile ``<textfile_dir or runs_dir>/sparkjobs_<job>.prom`` (atomic),
 * a Pushgateway push when ``observability.pushgateway_url`` is set (grouping key job/pipeline/env;
   with ``pushgateway_delete_on_success`` a successful run deletes its group instead),
-* a JSON run report ``<runs_dir>/<run_id>.json`` (params with secrets masked, phase timings,
-  metrics, quality results, error),
+* a JSON run report ``<runs_dir>/<run_id>.json`` (params with secrets masked, the job's result,
+  phase timings, metrics, quality results, error, the run's log file),
+* the run's own log lines in ``<runs_dir>/<run_id>.log`` (:mod:`sparkjobs.observability.runlog`);
+  attempt N > 1 of a pipeline step writes ``<run_id>.attempt-N.json`` / ``.log`` beside them,
+
+and a "job … started" log line at the start of every run,
 
 and a ``job <name>`` span (phases are its children). Export problems are logged, never raised:
 telemetry must not fail a job.
@@ -16,12 +20,13 @@ telemetry must not fail a job.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -42,6 +47,7 @@ from sparkjobs.observability.export import (
 from sparkjobs.observability.logging import log_redactors
 from sparkjobs.observability.metrics import RunMetrics
 from sparkjobs.observability.redact import Redactor, secrets_in, secrets_in_environ
+from sparkjobs.observability.runlog import RunLogFile, log_finished, log_started
 from sparkjobs.observability.tracing import Tracing
 
 if TYPE_CHECKING:
@@ -76,6 +82,7 @@ class RunArtifacts:
 
     textfile: Path | None = None
     report: Path | None = None
+    log_file: Path | None = None
     pushed: bool = False
     deleted: bool = False
     errors: list[str] = field(default_factory=list)
@@ -131,13 +138,18 @@ class RunObserver:
         self.phases: list[PhaseTiming] = []
         self.quality: list[dict[str, Any]] = []
         self.error: BaseException | None = None
+        self.result: Any = None
         self.trace_id: str | None = None
         self.artifacts = RunArtifacts()
 
     # -- the run -----------------------------------------------------------------------------------
     @contextmanager
-    def observe_run(self, params: Any = None) -> Iterator[RunObserver]:
-        """Span, timing and export around one run; nested calls (factory inside executor) pass through."""
+    def observe_run(self, params: Any = None, *, attempt: int | None = None) -> Iterator[RunObserver]:
+        """Span, timing and export around one run; nested calls (factory inside executor) pass through.
+
+        ``attempt``: the number the caller keeps (a pipeline's ledger counts across resumes); by
+        default the executions of this observer are counted.
+        """
         if self._depth:
             self._depth += 1
             try:
@@ -147,7 +159,7 @@ class RunObserver:
             return
         self._depth = 1
         self._reset()
-        self.attempt += 1
+        self.attempt = attempt if attempt is not None else self.attempt + 1
         self.params = params
         environ = os.environ if self._environ is None else self._environ
         secrets = secrets_in(params) | secrets_in_environ(environ)
@@ -159,7 +171,10 @@ class RunObserver:
             self.tracing = Tracing.from_environ(environ)
         self.started_at = self.clock()
         t0 = self.timer()
+        files = ExitStack()
         try:
+            self._open_log_file(files)
+            log_started(self.logger, self, self.event_date)
             with self.tracing.span(f"job {self.job}", self.span_attributes()) as span:
                 self.trace_id = Tracing.trace_id(span)
                 try:
@@ -172,14 +187,35 @@ class RunObserver:
             self.finished_at = self.clock()
             self.status = "failed" if self.error is not None else "succeeded"
             self.metrics.record_outcome(self.error is None, self.duration_s, now=self.finished_at)
+            log_finished(self.logger, self.job, self.duration_s, self.error, self.redactor)
             try:
                 self.export()
             finally:
+                files.close()
                 if self._owns_tracing:
                     self.tracing.shutdown()
                 for sink in sinks:
                     sink.discard(secrets)
                 self._depth = 0
+
+    def record_result(self, result: Any) -> None:
+        """Keep the job's return value for the run report (as JSON; anything else as its text)."""
+        try:
+            self.result = json.loads(json.dumps(result, default=str, allow_nan=False))
+        except (TypeError, ValueError):  # NaN, a circular structure: keep its text
+            self.result = str(result)
+
+    def _open_log_file(self, files: ExitStack) -> None:
+        if not (self.settings.write_log_file and self.settings.write_report):
+            return  # the log file sits next to the report: no report, no log file
+        target = self.settings.runs_dir / f"{self.file_stem()}.log"
+        try:
+            files.enter_context(RunLogFile(target, self.run_id, self.redactor))
+        except OSError as exc:
+            self.artifacts.errors.append(self.redactor(f"log file: {exc}"))
+            self.logger.warning("could not open the run's log file %s: %s", target, exc)
+            return
+        self.artifacts.log_file = target
 
     def span_attributes(self) -> dict[str, str | int | None]:
         return {
@@ -240,11 +276,17 @@ class RunObserver:
         if s.pushgateway_url:
             self._attempt(artifacts, "pushgateway", self._push)
         if s.write_report:
-            target = s.runs_dir / f"{safe_name(self.run_id)}.json"
+            target = s.runs_dir / f"{self.file_stem()}.json"
             self._attempt(
                 artifacts, "report", lambda: setattr(artifacts, "report", write_json(target, self.report()))
             )
         return artifacts
+
+    def file_stem(self) -> str:
+        """``<run_id>`` for a first attempt, ``<run_id>.attempt-N`` after: a retry or a resume of a
+        pipeline step never overwrites the report (and log) of the attempt that failed."""
+        stem = safe_name(self.run_id)
+        return stem if self.attempt <= 1 else f"{stem}.attempt-{self.attempt}"
 
     def _attempt(self, artifacts: RunArtifacts, what: str, action: Callable[[], None]) -> None:
         try:
@@ -326,12 +368,14 @@ class RunObserver:
             "duration_s": None if self.duration_s is None else round(self.duration_s, 6),
             "trace_id": self.trace_id,
             "params": self.redactor.value(mask(params)) if params is not None else None,
+            "result": self.redactor.value(mask(self.result)) if self.result is not None else None,
             "phases": [p.to_dict() for p in self.phases],
             "metrics": registry_samples(self.metrics.registry),
             "quality": self.quality,
             "error": error,
             "artifacts": {
                 "textfile": str(self.artifacts.textfile) if self.artifacts.textfile else None,
+                "log_file": str(self.artifacts.log_file) if self.artifacts.log_file else None,
                 "pushgateway": bool(self.settings.pushgateway_url),
             },
         }

@@ -35,6 +35,11 @@ class ObservabilitySettings(BaseModel):
     textfile_dir: Path | None = Field(None, description="node-exporter textfile dir (default: runs_dir)")
     write_textfile: bool = Field(True, description="write a node-exporter textfile per run")
     write_report: bool = Field(True, description="write a JSON run report per run")
+    write_log_file: bool = Field(
+        True,
+        description="copy each run's log lines to <runs_dir>/<run_id>.log, next to its report "
+        "(only with write_report)",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

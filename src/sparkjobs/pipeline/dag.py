@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from sparkjobs.errors import ConfigError
 
@@ -121,16 +122,26 @@ def to_mermaid(
     labels: Mapping[str, str] | None = None,
     statuses: Mapping[str, str] | None = None,
     direction: str = "LR",
+    datasets: Mapping[str, StepDatasetsLike] | None = None,
 ) -> str:
-    """A Mermaid ``flowchart`` of the steps; optional per-step labels and statuses (as classes)."""
+    """A Mermaid ``flowchart`` of the steps; optional per-step labels and statuses (as classes).
+
+    With ``datasets`` (step → what it reads and writes), every dataset is a cylinder between its
+    writer and its readers; a step-to-step arrow is drawn only for a dependency that no dataset
+    explains (an explicit ``depends_on``).
+    """
     labels = labels or {}
     lines = [f"flowchart {direction}"]
     for name in deps:
         label = labels.get(name, name)
         lines.append(f'    {_mermaid_id(name)}["{_mermaid_label(label)}"]')
+    via_data: set[tuple[str, str]] = set()
+    if datasets:
+        lines.extend(_dataset_lines(deps, datasets, via_data))
     for name, upstream in deps.items():
         for dep in upstream:
-            lines.append(f"    {_mermaid_id(dep)} --> {_mermaid_id(name)}")
+            if (dep, name) not in via_data:
+                lines.append(f"    {_mermaid_id(dep)} --> {_mermaid_id(name)}")
     if statuses:
         styles = {
             "success": "fill:#d4f7d4,stroke:#2e7d32",
@@ -145,3 +156,42 @@ def to_mermaid(
             if status in styles and name in deps:
                 lines.append(f"    class {_mermaid_id(name)} {status}")
     return "\n".join(lines) + "\n"
+
+
+class StepDatasetsLike(Protocol):
+    @property
+    def inputs(self) -> Sequence[str]: ...
+    @property
+    def outputs(self) -> Sequence[str]: ...
+
+
+def _dataset_lines(
+    deps: Mapping[str, Sequence[str]],
+    datasets: Mapping[str, StepDatasetsLike],
+    via_data: set[tuple[str, str]],
+) -> list[str]:
+    """Cylinder nodes ``ds_<name>`` and writer → dataset → reader arrows; fills ``via_data``."""
+    names: list[str] = []
+    writer: dict[str, str] = {}
+    for step, use in datasets.items():
+        for name in (*use.inputs, *use.outputs):
+            if name not in names:
+                names.append(name)
+        for name in use.outputs:
+            writer.setdefault(name, step)
+    lines = [f'    ds_{_mermaid_id(n)}[("{_mermaid_label(n)}")]' for n in names]
+    for step, use in datasets.items():
+        for name in use.outputs:
+            lines.append(f"    {_mermaid_id(step)} --> ds_{_mermaid_id(name)}")
+    for step, use in datasets.items():
+        for name in use.inputs:
+            producer = writer.get(name)
+            if producer == step:
+                continue
+            lines.append(f"    ds_{_mermaid_id(name)} --> {_mermaid_id(step)}")
+            if producer is not None and producer in deps.get(step, ()):
+                via_data.add((producer, step))
+    if names:
+        lines.append("    classDef dataset fill:#e8f0fe,stroke:#1a73e8")
+        lines.append("    class " + ",".join(f"ds_{_mermaid_id(n)}" for n in names) + " dataset")
+    return lines

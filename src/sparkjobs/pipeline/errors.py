@@ -33,6 +33,17 @@ class RunNotFoundError(UsageError):
         super().__init__(f"no pipeline run {run_id!r} in the run ledger at {where}")
 
 
+class NoLedgerError(UsageError):
+    """A read-only command found no run ledger: nothing has run here yet (or the project is wrong)."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        super().__init__(
+            f"no run ledger at {where}: nothing has run in this project yet "
+            "(check --project-dir / --conf-dir if runs were expected)"
+        )
+
+
 class PipelineLockedError(SparkJobsError):
     """Another run of the same pipeline and logical date holds the lock (exit code 2)."""
 

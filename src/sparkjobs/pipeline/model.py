@@ -17,9 +17,11 @@ overridable per environment like any other key)::
           ingest_events: {}          # job defaults to the step name
           build_recommendations:
             depends_on: [ingest_events]
-          load_recommendations:
-            depends_on: [build_recommendations]
+          load_recommendations:      # after build_recommendations: it reads the dataset that one writes
             params: {batch_size: 5000}
+
+A step runs after the steps it ``depends_on`` and after the writer of every dataset it reads
+(``inputs`` / ``outputs`` of the step, else of its job: see :mod:`sparkjobs.pipeline.datasets`).
 
 and the run ledger under ``state:`` (SQLite by default, PostgreSQL by URL).
 """
@@ -28,13 +30,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.database import DatabaseSettings
@@ -42,9 +44,12 @@ from sparkjobs.config.layers import LayeredConfig
 from sparkjobs.config.validate import validate_model
 from sparkjobs.errors import ConfigError
 from sparkjobs.pipeline.dag import check_dependencies, to_mermaid, topological_order
+from sparkjobs.pipeline.datasets import StepDatasets, check_inferred, merged_dependencies
 from sparkjobs.pipeline.errors import PipelineNotFoundError
 from sparkjobs.resilience import RetryPolicy
 
+#: a job name → the datasets it declares it reads and writes
+DatasetsOf = Callable[[str], tuple[Sequence[str], Sequence[str]]]
 Mode = Literal["initial_load", "incremental"]
 MODES: tuple[Mode, ...] = ("initial_load", "incremental")
 MissedFirePolicy = Literal["catch_up", "skip"]
@@ -152,6 +157,12 @@ class StepSpec(BaseModel):
         default_factory=dict, description="job parameters layered over jobs.<job> from the configuration"
     )
     depends_on: list[str] = Field(default_factory=list, description="steps that must succeed first")
+    inputs: list[str] | None = Field(
+        None, description="datasets the step reads (default: the job's declared inputs)"
+    )
+    outputs: list[str] | None = Field(
+        None, description="datasets the step writes (default: the job's declared outputs)"
+    )
     retry: RetryPolicy | None = Field(None, description="overrides defaults.retry")
     timeout_s: float | None = Field(None, gt=0, description="overrides defaults.timeout_s")
     has_spark: bool | None = Field(None, description="overrides defaults.has_spark")
@@ -170,6 +181,17 @@ class PipelineSpec(BaseModel):
     steps: dict[str, StepSpec] = Field(
         ..., min_length=1, description="step name → step, in declaration order"
     )
+    #: the file each key of ``pipelines.<name>`` came from (set by :func:`load_pipeline`)
+    _sources: dict[tuple[str, ...], str] = PrivateAttr(default_factory=dict)
+
+    def param_source(self, step: str, key: str) -> str:
+        """Where ``params.<key>`` of ``step`` is written: the file and the key path in it."""
+        path = ("steps", step, "params", key)
+        where = ".".join(("pipelines", self.name, *path))
+        file = self._sources.get(path) or next(
+            (s for p, s in self._sources.items() if p[: len(path)] == path), None
+        )
+        return f"{file} ({where})" if file else f"pipeline {self.name!r} ({where})"
 
     @field_validator("name")
     @classmethod
@@ -186,13 +208,29 @@ class PipelineSpec(BaseModel):
     @model_validator(mode="after")
     def _valid_graph(self) -> PipelineSpec:
         # ConfigError is not a ValueError: it leaves pydantic unwrapped, with the exact key
-        check_dependencies(self.dependencies, where=f"pipelines.{self.name}")
+        where = f"pipelines.{self.name}"
+        check_dependencies(self.explicit_dependencies, where=where)
+        check_inferred(self.explicit_dependencies, self.step_datasets, where=where)
         return self
 
     # -- derived --------------------------------------------------------------------------------
     @property
-    def dependencies(self) -> dict[str, list[str]]:
+    def explicit_dependencies(self) -> dict[str, list[str]]:
+        """What ``depends_on`` says, step by step."""
         return {name: list(step.depends_on) for name, step in self.steps.items()}
+
+    @property
+    def step_datasets(self) -> dict[str, StepDatasets]:
+        """What each step reads and writes (the step's own lists, else its job's declaration)."""
+        return {
+            name: StepDatasets(tuple(step.inputs or ()), tuple(step.outputs or ()))
+            for name, step in self.steps.items()
+        }
+
+    @property
+    def dependencies(self) -> dict[str, list[str]]:
+        """``depends_on`` plus the writer of every dataset a step reads, in declaration order."""
+        return merged_dependencies(self.explicit_dependencies, self.step_datasets)
 
     def order(self) -> list[str]:
         """Steps in the order the runner runs them (dependencies first, then declaration order)."""
@@ -212,12 +250,25 @@ class PipelineSpec(BaseModel):
         spec = self.steps[step]
         return spec.has_spark if spec.has_spark is not None else self.defaults.has_spark
 
-    def mermaid(self, *, statuses: Mapping[str, str] | None = None, direction: str = "LR") -> str:
+    def mermaid(
+        self,
+        *,
+        statuses: Mapping[str, str] | None = None,
+        direction: str = "LR",
+        datasets: bool = True,
+    ) -> str:
+        """A Mermaid flowchart; with ``datasets``, the datasets between the steps are drawn too."""
         labels = {}
         for name in self.steps:
             job = self.job_of(name)
             labels[name] = name if job == name else f"{name}<br/>job: {job}"
-        return to_mermaid(self.dependencies, labels=labels, statuses=statuses, direction=direction)
+        return to_mermaid(
+            self.dependencies,
+            labels=labels,
+            statuses=statuses,
+            direction=direction,
+            datasets=self.step_datasets if datasets else None,
+        )
 
 
 class StateSettings(DatabaseSettings):
@@ -265,16 +316,40 @@ def pipeline_names(layered: LayeredConfig) -> list[str]:
     return list(tree) if isinstance(tree, dict) else []
 
 
-def load_pipeline(layered: LayeredConfig, name: str) -> PipelineSpec:
-    """Validate ``pipelines.<name>``; errors name the file and key."""
+def load_pipeline(
+    layered: LayeredConfig, name: str, *, datasets_of: DatasetsOf | None = None
+) -> PipelineSpec:
+    """Validate ``pipelines.<name>``; errors name the file and key.
+
+    ``datasets_of(job)`` gives a job's declared ``(inputs, outputs)``; a step that lists neither
+    ``inputs`` nor ``outputs`` takes its job's, so that the order follows what the jobs read and write.
+    """
     names = pipeline_names(layered)
     if name not in names:
         raise PipelineNotFoundError(name, names, difflib.get_close_matches(name, names, n=3, cutoff=0.6))
     data, sources, raw = layered.section(("pipelines", name))
     data = type_raw_values(PipelineSpec, {**data, "name": name}, raw)
-    return validate_model(
+    if datasets_of is not None:
+        data = _with_job_datasets(data, datasets_of)
+    spec = validate_model(
         PipelineSpec, data, sources=sources, prefix=("pipelines", name), what=f"pipeline {name!r}"
     )
+    spec._sources = dict(sources)
+    return spec
+
+
+def _with_job_datasets(data: dict[str, Any], datasets_of: DatasetsOf) -> dict[str, Any]:
+    steps = data.get("steps")
+    if not isinstance(steps, Mapping):
+        return data  # validation names the problem
+    filled: dict[str, Any] = {}
+    for step, spec in steps.items():
+        if isinstance(spec, Mapping) and "inputs" not in spec and "outputs" not in spec:
+            job = spec.get("job") or step
+            inputs, outputs = datasets_of(str(job))
+            spec = {**spec, "inputs": list(inputs), "outputs": list(outputs)}
+        filled[step] = spec
+    return {**data, "steps": filled}
 
 
 def iter_pipelines(layered: LayeredConfig) -> Iterator[tuple[str, PipelineSpec | ConfigError]]:

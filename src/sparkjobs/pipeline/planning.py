@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sparkjobs.context import new_run_id
@@ -27,15 +28,25 @@ SessionFactory = Callable[[Settings, str, bool, str], SessionProvider]
 
 
 def default_session_factory(
-    settings: Settings, app_suffix: str, has_spark: bool, service_provider: str
+    settings: Settings,
+    app_suffix: str,
+    has_spark: bool,
+    service_provider: str,
+    *,
+    jvm_stderr: Path | None = None,
 ) -> SessionProvider:
     """The run's provider. Spark's console progress bar is off unless configured: the runner's own
-    display and log lines report progress, and the bar would garble both."""
+    display and log lines report progress, and the bar would garble both. ``jvm_stderr``: a file
+    for the JVM's stderr (the live display passes one, so that the JVM never writes into it)."""
     spark = settings.spark
     if "spark.ui.showConsoleProgress" not in spark.conf:
         spark = spark.model_copy(update={"conf": {**spark.conf, "spark.ui.showConsoleProgress": "false"}})
     return SessionProvider(
-        spark, service_provider=service_provider, app_suffix=app_suffix, has_spark=has_spark
+        spark,
+        service_provider=service_provider,
+        app_suffix=app_suffix,
+        has_spark=has_spark,
+        jvm_stderr=jvm_stderr,
     )
 
 
@@ -87,6 +98,7 @@ class StepPlanner:
                 {
                     "step": step.name,
                     "depends_on": self.pipeline.steps[step.name].depends_on,
+                    "runs_after": self.pipeline.dependencies[step.name],
                     "retry": step.retry.model_dump(mode="json"),
                     "timeout_s": step.timeout_s,
                     **step.prepared.plan(),
@@ -132,6 +144,7 @@ class StepPlanner:
         """The step's RunRequest (params layered over jobs.<job>, the run's mode) → executor.prepare."""
         inv = self.invocation
         params = dict(self.pipeline.steps[name].params)
+        sources = {key: self.pipeline.param_source(name, key) for key in params}
         model = resolve(job).config_model
         if model is not None and "mode" in model.model_fields:
             params["mode"] = mode
@@ -139,13 +152,17 @@ class StepPlanner:
             job=job,
             env=inv.env,
             conf_dir=inv.conf_dir,
+            project_dir=inv.project_dir,
             config_files=inv.config_files,
             has_spark=has_spark,
             event_date=logical_date,
             service_provider=inv.service_provider,
             run_id=f"{run_id}.{name}",
             extra_params=params,
+            extra_sources=sources,
             session=session,
             tracing=self.tracing,
+            pipeline=self.pipeline.name,
+            step=name,
         )
         return prepare(request, inv.environ)

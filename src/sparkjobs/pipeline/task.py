@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -70,8 +70,13 @@ class StepTask:
         t0 = env.timer()
         env.record(env.ledger.start_step, self.run_id, step.name, started_at)
 
-        def on_retry(event: RetryEvent) -> None:
-            env.reporter.step_retrying(step.name, event)
+        def on_retry(event: RetryEvent) -> None:  # numbered like the ledger, across resumes
+            numbered = replace(
+                event,
+                attempt=self.attempts_before + event.attempt,
+                max_attempts=self.attempts_before + event.max_attempts,
+            )
+            env.reporter.step_retrying(step.name, numbered)
 
         executor = step.retry.executor(
             operation=f"step {step.name}", sleep=env.retry_sleep, logger=self.log, on_retry=on_retry
@@ -127,22 +132,23 @@ class StepTask:
     def _one_attempt(self) -> Any:
         env, step = self.env, self.step
         self.attempts += 1
-        attempt = self.attempts
-        max_attempts = step.retry.max_attempts
+        attempt = self.attempts  # the ledger's number: counted across resumes of the run
+        # the last attempt this execution may make: a resume gets the step's policy afresh
+        last = self.attempts_before + step.retry.max_attempts
         self.log.info(
             "step %s started (job %s, attempt %d/%d)",
             step.name,
             step.job,
-            self.attempts_in_run,
-            max_attempts,
+            attempt,
+            last,
             extra={"fields": {"attempt": attempt, "job": step.job}},
         )
-        env.reporter.step_started(step.name, self.attempts_in_run, max_attempts)
+        env.reporter.step_started(step.name, attempt, last)
         a_started = env.clock()
         a0 = env.timer()
         env.record(env.ledger.start_attempt, self.run_id, step.name, attempt, a_started)
         try:
-            result = self._in_worker()
+            result = self._in_worker(attempt)
         except BaseException as exc:
             failure = (
                 exc
@@ -173,7 +179,7 @@ class StepTask:
         )
         return result
 
-    def _in_worker(self) -> Any:
+    def _in_worker(self, attempt: int) -> Any:
         """One attempt in a worker thread, bounded by the step's timeout."""
         step, timer = self.step, self.env.timer
         prepared = step.prepared
@@ -184,7 +190,7 @@ class StepTask:
 
         def target() -> None:
             try:
-                box["result"] = execute(prepared)
+                box["result"] = execute(prepared, attempt=attempt)
             except BaseException as exc:
                 box["error"] = exc
 

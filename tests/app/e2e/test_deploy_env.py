@@ -41,7 +41,8 @@ def test_a_dry_run_in_the_compose_environment_resolves() -> None:
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert (plan["env"], plan["master"]) == ("compose", "local[2]")
-    assert plan["params"]["raw_path"] == "data/raw/events"  # under /opt/sparkjobs/data: the lake volume
+    # relative paths are taken from the project root (/opt/sparkjobs in a container: data/ is the volume)
+    assert plan["params"]["raw_path"] == str(ROOT / "data" / "raw" / "events")
 
 
 def test_the_compose_environment_points_ledger_store_and_api_at_postgres() -> None:

@@ -185,6 +185,17 @@ def test_a_per_minute_scheduler_fire_ran_the_pipeline_in_its_container(deploymen
     assert [s["status"] for s in fire["steps"]] == ["success"] * 3
 
 
+def test_the_seed_checklist_passed_against_the_running_stack(deployment: dict[str, Any]) -> None:
+    checklist = {c["check"]: c for c in deployment["result"]["checklist"]}
+    assert set(checklist) == {"network", "services", "running", "scripts", "cron"}, checklist
+    assert all(c["ok"] for c in checklist.values()), checklist
+    assert "join only sparkjobs_net" in checklist["network"]["detail"]
+    assert "namenode" in checklist["services"]["detail"]
+    assert "scripts executable and parse" in checklist["scripts"]["detail"]
+    assert "'* * * * *'" in checklist["cron"]["detail"]
+    assert "run_daily_pipeline.sh on '0 2 * * *'" in checklist["cron"]["detail"]
+
+
 def test_the_stack_and_the_engine_are_gone(deployment: dict[str, Any]) -> None:
     output = deployment["output"]
     assert "down -v: exit 0" in output

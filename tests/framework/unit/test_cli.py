@@ -246,7 +246,16 @@ def test_config_show_and_schema(runner: CliRunner, conf: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["list"], ["describe", "hello_spark"], ["run", "--help"], ["init", "--help"]]
+    "argv",
+    [
+        ["--help"],
+        ["list"],
+        ["describe", "hello_spark"],
+        ["run", "--help"],
+        ["render", "--help"],
+        ["init", "--help"],
+        ["render", "hello_spark", "--target", "databricks", "-p", "rows=5"],
+    ],
 )
 def test_help_and_list_do_not_import_pyspark(argv: list[str]) -> None:
     code = (
@@ -437,3 +446,12 @@ def test_describe_shows_the_jobs_own_defaults_of_nested_settings() -> None:
     defaults = {key: default for key, _type, default, _doc in parameter_rows(LoaderConfig)}
     assert defaults["retry.initial_delay_s"] == "2.0" and defaults["retry.max_delay_s"] == "30.0"
     assert defaults["retry.max_attempts"] == "3" and defaults["retry"] == "(see retry.*)"
+
+
+def test_a_param_may_be_given_by_the_full_key_path_every_error_prints(runner: CliRunner, conf: Path) -> None:
+    base = ("run", "acme.jobs.square", "--conf-dir", str(conf), "--no-spark")
+    code, out, err = run(runner, *base, "-p", "jobs.square.n=4", "-p", "output.format=csv")
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["result"] == {"square": 16, "label": "base"}
+    code, _, err = run(runner, *base, "-p", "jobs.square.nn=4")
+    assert code == 2 and "unknown parameter 'jobs.square.nn'" in err

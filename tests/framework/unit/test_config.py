@@ -13,8 +13,9 @@ from pydantic import SecretStr
 
 from sparkjobs.config import parse_scalar
 from sparkjobs.config.files import read_config_file
+from sparkjobs.config_show import show_config
 from sparkjobs.errors import ConfigError, UsageError
-from sparkjobs.executor import RunRequest, prepare, show_config
+from sparkjobs.executor import RunRequest, prepare
 from tests.framework.conftest import MODEL_JOB, PORTED_JOB
 
 
@@ -49,7 +50,9 @@ def test_precedence_base_env_local_envvar_configfile_cli(conf: Path, tmp_path: P
     environ = {"SPARKJOBS__JOBS__SQUARE__LABEL": "from-env", "SPARKJOBS__SPARK__SHUFFLE_PARTITIONS": "5"}
     prepared = prepare(req(conf, env="prod", config_files=[extra], params=["n=4"]), environ)
     cfg = prepared.config
-    assert (cfg.n, cfg.label, cfg.ratio, cfg.tags, cfg.output.path) == (4, "from-env", 0.9, ["b"], "base/out")
+    # a relative path is taken from the project root (the folder holding the conf dir), not the cwd
+    out = str(tmp_path / "base" / "out")
+    assert (cfg.n, cfg.label, cfg.ratio, cfg.tags, cfg.output.path) == (4, "from-env", 0.9, ["b"], out)
     assert prepared.context.settings.spark.shuffle_partitions == 5
     rows = {
         k: (v, s)
@@ -168,8 +171,8 @@ def test_env_values_are_typed_by_the_model(conf: Path) -> None:
 
 
 def test_ported_job_params_are_yaml_scalars(conf: Path) -> None:
-    prepared = prepare(req(conf, job="legacy.echo", params=["year=21", "dry=true", "path=a=b:c"]), {})
-    assert prepared.params == {"year": 21, "dry": True, "path": "a=b:c"}
+    prepared = prepare(req(conf, job="legacy.echo", params=["year=21", "dry=true", "where=a=b:c"]), {})
+    assert prepared.params == {"year": 21, "dry": True, "where": "a=b:c"}
 
 
 def test_bad_param_syntax(conf: Path) -> None:
@@ -350,11 +353,11 @@ def test_a_non_string_key_is_named_with_its_file(conf: Path) -> None:
 
 def test_a_later_empty_mapping_keeps_the_earlier_values_and_their_source(conf: Path) -> None:
     base = write(
-        conf / "base" / "jobs.yml", "jobs:\n  square:\n    n: 1\n    output:\n      path: base/out\n"
+        conf / "base" / "jobs.yml", "jobs:\n  square:\n    n: 1\n    output:\n      path: /lake/base/out\n"
     )
     write(conf / "prod" / "jobs.yml", "jobs:\n  square:\n    output: {}\n")
     rows = {k: (v, s) for k, v, s in show_config(req(conf, env="prod"), {})}
-    assert rows["jobs.square.output.path"] == ("base/out", str(base))
+    assert rows["jobs.square.output.path"] == ("/lake/base/out", str(base))
 
 
 def test_a_later_scalar_replacing_a_mapping_is_reported_as_that_scalar(conf: Path) -> None:
@@ -367,9 +370,9 @@ def test_a_later_scalar_replacing_a_mapping_is_reported_as_that_scalar(conf: Pat
 
 def test_later_mapping_replacing_a_scalar_gets_the_new_source(conf: Path, tmp_path: Path) -> None:
     write(conf / "base" / "jobs.yml", "jobs:\n  square:\n    output: s3://legacy\n")
-    extra = write(tmp_path / "x.yml", "jobs:\n  square:\n    output:\n      path: new/out\n")
+    extra = write(tmp_path / "x.yml", "jobs:\n  square:\n    output:\n      path: /lake/new/out\n")
     rows = {k: (v, s) for k, v, s in show_config(req(conf, params=["n=1"], config_files=[extra]), {})}
-    assert rows["jobs.square.output.path"] == ("new/out", f"--config {extra}")
+    assert rows["jobs.square.output.path"] == ("/lake/new/out", f"--config {extra}")
     assert rows["jobs.square.output.format"] == ("parquet", "default")
 
 
@@ -388,11 +391,11 @@ def test_two_env_vars_setting_a_key_and_its_parent_conflict(conf: Path) -> None:
 
 def test_sibling_env_vars_do_not_conflict(conf: Path) -> None:
     environ = {
-        "SPARKJOBS__JOBS__SQUARE__OUTPUT__PATH": "p",
+        "SPARKJOBS__JOBS__SQUARE__OUTPUT__PATH": "/p",
         "SPARKJOBS__JOBS__SQUARE__OUTPUT__FORMAT": "csv",
     }
     cfg = prepare(req(conf, params=["n=1"]), environ).config
-    assert (cfg.output.path, cfg.output.format) == ("p", "csv")
+    assert (cfg.output.path, cfg.output.format) == ("/p", "csv")
 
 
 @pytest.mark.parametrize("kind", ["missing", "a file"])

@@ -564,7 +564,8 @@ def test_entry_point_file_runs_as_a_script_without_shadowing(jobs: Path, tmp_pat
     )
     assert proc.returncode == 0, proc.stderr
     payload = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert payload["result"] == {"shadow": [], "provider": "glue", "kwargs": {"who": "glue"}}
+    kwargs = {"who": "glue", "has_spark": False, "service_provider": "glue"}  # seed 002: both in kwargs
+    assert payload["result"] == {"shadow": [], "provider": "glue", "kwargs": kwargs}
 
 
 # -- --py-files zip -------------------------------------------------------------------------------

@@ -136,7 +136,11 @@ def test_textfile_is_written_atomically_and_parses_value_by_value(tmp_path: Path
     EtlFactory().run(context=ctx, rows=200)
 
     runs = tmp_path / "runs"
-    assert sorted(p.name for p in runs.iterdir()) == ["20240301T000000Z-abc.json", "sparkjobs_etl.prom"]
+    assert sorted(p.name for p in runs.iterdir()) == [
+        "20240301T000000Z-abc.json",
+        "20240301T000000Z-abc.log",  # the run's own log lines, next to its report
+        "sparkjobs_etl.prom",
+    ]
     got = samples((runs / "sparkjobs_etl.prom").read_text())
     assert got[("sparkjobs_job_success", job_labels())] == 1
     assert got[("sparkjobs_job_attempts_total", job_labels())] == 1
@@ -213,7 +217,7 @@ def test_an_export_failure_is_logged_and_never_fails_the_job(
     ctx = make_context(tmp_path)
     caplog.set_level(logging.WARNING)
     assert EtlFactory().run(context=ctx) == {"written": 90}
-    assert len(ctx.observer.artifacts.errors) == 2  # textfile and report
+    assert len(ctx.observer.artifacts.errors) == 3  # the run's log file, textfile and report
     warnings = [r.getMessage() for r in caplog.records if "could not export" in r.getMessage()]
     assert [w.split(":")[0] for w in warnings] == [
         "could not export the run's textfile",
@@ -290,6 +294,7 @@ def test_run_report_has_params_masked_timings_metrics_and_quality(tmp_path: Path
     assert metrics[("sparkjobs_rows_total", job_labels(stage="extract", kind="read"))] == 10
     assert report["artifacts"] == {
         "textfile": str(tmp_path / "runs" / "sparkjobs_etl.prom"),
+        "log_file": str(tmp_path / "runs" / "20240301T000000Z-abc.log"),
         "pushgateway": False,
     }
 

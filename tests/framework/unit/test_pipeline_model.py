@@ -21,6 +21,7 @@ from sparkjobs.pipeline.model import (
     load_pipeline,
     load_state_settings,
 )
+from sparkjobs.pipeline.workspace import Invocation, Workspace
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -247,8 +248,16 @@ def test_a_broken_pipeline_does_not_hide_the_others(tmp_path: Path) -> None:
 
 def test_the_reference_pipeline_in_conf_base() -> None:
     layered = load_layers(ROOT / "conf", "dev", environ={})
-    p = load_pipeline(layered, "recommendations_daily")
+    p = Workspace.load(Invocation(conf_dir=ROOT / "conf", environ={})).pipeline("recommendations_daily")
     assert p.order() == ["ingest_events", "build_recommendations", "load_recommendations"]
+    # no depends_on in conf/base/pipelines.yml: the order comes from the catalog datasets
+    assert p.explicit_dependencies == {name: [] for name in p.steps}
+    assert p.dependencies == {
+        "ingest_events": [],
+        "build_recommendations": ["ingest_events"],  # reads bronze_events
+        "load_recommendations": ["build_recommendations"],  # reads gold
+    }
+    assert p.steps["load_recommendations"].inputs == ["gold"]
     assert p.schedule is not None
     assert (p.schedule.cron, p.schedule.timezone) == ("0 2 * * *", "UTC")
     assert p.retry_of("load_recommendations").max_attempts == 5

@@ -7,6 +7,7 @@ line to a trace file, so each test knows exactly which steps ran, for which date
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ D1 = date(2024, 3, 1)
 PLAIN_JOB = '''
 """A job ported as-is: a hand-written main(**kwargs) without a config model."""
 import json
+import logging
 from pathlib import Path
 
 def main(**kwargs):
@@ -159,8 +161,9 @@ def test_mode_is_not_passed_to_a_job_whose_config_has_no_mode(
         D1, mode="initial_load"
     )
     assert outcome.ok
-    assert json.loads(out.read_text()) == ["out"]
-    assert outcome.steps[0].result == {"keys": ["out"], "date": "2024-03-01"}
+    keys = ["has_spark", "out", "service_provider"]  # no "mode"; the platform kwargs of seed 002 are there
+    assert json.loads(out.read_text()) == keys
+    assert outcome.steps[0].result == {"keys": keys, "date": "2024-03-01"}
 
 
 # -- retries ---------------------------------------------------------------------------------------
@@ -286,6 +289,29 @@ def test_a_bad_step_param_is_reported_before_any_step_runs(env: Env) -> None:
     with pytest.raises(UsageError, match=r"unknown parameter 'jobs\.flaky\.typo'"):
         env.runner(steps).run(D1)
     assert env.traced() == []
+
+
+def test_a_typo_in_a_steps_params_names_the_pipeline_file_and_the_steps_key_path(env: Env) -> None:
+    from sparkjobs.pipeline.model import load_pipeline
+    from sparkjobs.pipeline.workspace import Workspace
+
+    (env.root / "conf" / "base" / "pipelines.yml").write_text(
+        "pipelines:\n  demo:\n    defaults: {has_spark: false}\n    steps:\n"
+        "      flaky:\n        job: pipeline_jobs.flaky\n"
+        f"        params: {{trace: {env.trace}, counter: c, topn: 2}}\n"
+    )
+    ws = Workspace.load(Invocation(conf_dir=env.root / "conf", environ={}))
+    runner = PipelineRunner(
+        load_pipeline(ws.layered, "demo"), ledger=env.ledger, settings=ws.settings, invocation=ws.invocation
+    )
+    with pytest.raises(UsageError) as err:
+        runner.run(D1)
+    pipelines_file = str(env.root / "conf" / "base" / "pipelines.yml")
+    assert (
+        f"unknown parameter 'jobs.flaky.topn' from {pipelines_file} (pipelines.demo.steps.flaky.params.topn)"
+        in str(err.value)
+    )
+    assert "entry point" not in str(err.value)
 
 
 def test_dry_run_plan(env: Env) -> None:
@@ -563,3 +589,79 @@ def test_the_default_session_factory() -> None:
         default_session_factory(mine, "daily", True, "local").settings.conf["spark.ui.showConsoleProgress"]
         == "true"
     )
+
+
+# -- what a step's run says about itself: pipeline, step, the ledger's attempt ----------------------
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def records() -> Any:
+    handler = _Records()
+    logger = logging.getLogger("sparkjobs")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    yield handler.records
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
+
+
+def _report(env: Env, name: str) -> dict[str, Any]:
+    return dict(json.loads((env.root / "runs" / name).read_text()))
+
+
+def test_a_step_report_and_metrics_name_the_pipeline_step_and_attempt(env: Env, records: Any) -> None:
+    middle = env.step("flaky", "middle", counter=env.p("counter"), fail_times=1)
+    outcome = env.runner(three_steps(env, middle)).run(D1)
+    assert outcome.ok
+    run = outcome.run_id
+    first = _report(env, f"{run}.middle.json")
+    second = _report(env, f"{run}.middle.attempt-2.json")
+    assert (first["pipeline"], first["step"], first["attempt"], first["status"]) == (
+        "demo",
+        "middle",
+        1,
+        "failed",
+    )
+    assert "simulated dropped connection" in first["error"]["traceback"]
+    assert (second["pipeline"], second["step"], second["attempt"], second["status"]) == (
+        "demo",
+        "middle",
+        2,
+        "succeeded",
+    )
+    prom = (env.root / "runs" / "sparkjobs_flaky.prom").read_text()
+    assert 'pipeline="demo"' in prom and 'step="middle"' in prom
+    job_lines = [r for r in records if r.name == "sparkjobs.run.flaky"]
+    assert job_lines, "the job logged nothing"
+    assert {(getattr(r, "pipeline", None), getattr(r, "step", None)) for r in job_lines} == {
+        ("demo", "middle")
+    }
+
+
+def test_a_resumed_attempt_keeps_the_failed_attempts_report_and_logs_the_ledgers_number(
+    env: Env, records: Any
+) -> None:
+    middle = env.step("broken", "middle", fixed_by=env.p("fixed"))
+    runner = env.runner(three_steps(env, middle))
+    failed = runner.run(D1)
+    Path(env.p("fixed")).touch()
+    records.clear()
+    resumed = runner.resume(failed.run_id)
+    assert resumed.ok
+    kept = _report(env, f"{failed.run_id}.middle.json")
+    assert (kept["attempt"], kept["status"]) == (1, "failed")
+    assert "column 'rating' is missing" in kept["error"]["traceback"]
+    again = _report(env, f"{failed.run_id}.middle.attempt-2.json")
+    assert (again["attempt"], again["status"], again["step"]) == (2, "succeeded", "middle")
+    started = [r.getMessage() for r in records if r.getMessage().startswith("step middle started")]
+    assert started == ["step middle started (job pipeline_jobs.broken, attempt 2/4)"]
+    ledger_attempts = [a.attempt for a in env.ledger.get_run(failed.run_id).attempts if a.step == "middle"]
+    assert ledger_attempts == [1, 2]

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from sparkjobs.config.secrets import mask_text
-from sparkjobs.pipeline.errors import LedgerError
+from sparkjobs.pipeline.errors import LedgerError, NoLedgerError
 from sparkjobs.pipeline.ledger.base import Clock, LedgerStore, utc_now
 from sparkjobs.pipeline.ledger.locks import LockTable
 from sparkjobs.pipeline.ledger.postgres import PostgresLedger
@@ -70,9 +70,13 @@ def open_ledger(
     secrets: Mapping[str, SecretStr] | None = None,
     base_dir: Path | None = None,
     init: bool = True,
+    create: bool = True,
     **kwargs: Any,
 ) -> RunLedger:
     """The ledger at ``url``; relative SQLite paths are taken from ``base_dir`` (default: cwd).
+
+    ``create=False`` (read-only commands): a missing SQLite file raises
+    :class:`~sparkjobs.pipeline.errors.NoLedgerError` instead of being created.
 
     ``secrets``: the libpq secrets kept out of the URL (``password``, ``sslpassword``, …), as
     :class:`~sparkjobs.pipeline.model.StateSettings` holds them.
@@ -81,6 +85,8 @@ def open_ledger(
         path = Path(url[len("sqlite:///") :])
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
+        if not create and not path.is_file():
+            raise NoLedgerError(str(path))
         ledger: RunLedger = SQLiteLedger(path, **kwargs)
     elif url.startswith(("postgresql://", "postgres://")):
         ledger = PostgresLedger(url, schema=pg_schema, secrets=secrets, **kwargs)
