@@ -42,6 +42,7 @@ def steps() -> list[Step]:
 def test_the_page_has_the_steps_this_test_expects() -> None:
     kinds = [s.action.split()[0] for s in steps()]
     assert kinds == ["run", "run", "write", "insert", "write", "write", "write", "run"]
+    assert "write conf/base/catalog.yml" in [s.action for s in steps()]
 
 
 class Reader:
@@ -114,6 +115,9 @@ def test_getting_started_runs_as_written(sparkjobs_site: Path, tmp_path: Path) -
     assert json.loads(run.stdout.strip().splitlines()[-1])["result"] == {
         "rows_read": 10, "rows_written": 9, "rejected": {"bad_amount": 1},
     }  # fmt: skip
+    _, revenue_config = reader.outputs["sparkjobs config show"]
+    bound = r'jobs\.daily_revenue\.orders_path\s+"[^"]*/data/dev/orders"\s+# catalog\.orders\.path'
+    assert re.search(bound, revenue_config.stdout), revenue_config.stdout
     (listed,) = reader.outputs["sparkjobs list"]
     assert re.search(r"clean_orders\s+silver", listed.stdout)
     assert re.search(r"daily_revenue\s+gold", listed.stdout)
