@@ -114,6 +114,7 @@ def run_job(
     event_date: str | date | None = None,
     env: str = "dev",
     conf_dir: Path | str | None = None,
+    project_dir: Path | str | None = None,
     has_spark: bool = True,
     partitions: int = 2,
     environ: Mapping[str, str] | None = None,
@@ -122,8 +123,9 @@ def run_job(
     """Run the job ``name`` (registered short name or dotted module path) in this process.
 
     ``params`` are job parameters as Python values (nested mappings allowed); they are the top
-    layer, above ``conf/base`` and ``conf/<env>`` of ``conf_dir`` (default ``./conf``, the project's
-    when pytest runs from its root). A failing job raises :class:`~sparkjobs.errors.JobFailedError`
+    layer, above ``conf/base`` and ``conf/<env>`` of ``conf_dir`` (default: the project's ``conf/``,
+    found upward from the current directory; ``project_dir`` sets the project root, against which
+    relative paths resolve). A failing job raises :class:`~sparkjobs.errors.JobFailedError`
     (its report is written first); with ``check=False`` the failure is returned in ``JobRun.error``.
     Bad parameters or config raise :class:`~sparkjobs.errors.ConfigError` before anything runs.
     """
@@ -132,6 +134,7 @@ def run_job(
         job=name,
         env=env,
         conf_dir=Path(conf_dir) if conf_dir is not None else None,
+        project_dir=Path(project_dir) if project_dir is not None else None,
         config_files=[config_file],
         partitions=partitions,
         has_spark=has_spark,

@@ -253,6 +253,7 @@ def test_config_show_and_schema(runner: CliRunner, conf: Path) -> None:
         ["describe", "hello_spark"],
         ["run", "--help"],
         ["render", "--help"],
+        ["init", "--help"],
         ["render", "hello_spark", "--target", "databricks", "-p", "rows=5"],
         ["init", "--help"],
         ["package", "--help"],
