@@ -233,3 +233,11 @@ def test_without_a_catalog_the_model_default_stands_and_required_values_are_aske
         prepare(req(conf), {})
     prepared = prepare(req(conf, params=["source=in"]), {})
     assert (prepared.config.source, prepared.config.target) == ("in", "default/target")
+
+
+def test_describe_lists_the_datasets_with_their_bound_parameters(conf: Path) -> None:
+    from sparkjobs.describe import describe_job
+
+    lines = describe_job("shop.clean_orders").splitlines()
+    assert "reads:        raw_orders (source)" in lines
+    assert "writes:       clean_orders (target)" in lines
