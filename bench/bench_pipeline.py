@@ -36,9 +36,9 @@ from _report import DOC, machine, write_section
 
 from recommendations.sample_data import write_sample
 from recommendations.synthetic import SyntheticSpec
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.executor import RunRequest, execute, prepare
 from sparkjobs.observability.export import safe_name
-from sparkjobs.spark.session import SessionProvider
 from sparkjobs.spark.settings import SparkSettings
 
 START, END = "<!-- data-pipeline:start -->", "<!-- data-pipeline:end -->"

@@ -29,9 +29,9 @@ from typing import Any
 import click
 
 from recommendations.sample_data import ensure_sample
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.errors import SparkJobsError
 from sparkjobs.executor import RunRequest, execute, load_config, prepare, resolve_settings
-from sparkjobs.spark.session import SessionProvider
 
 DEMO_DATE = date(2016, 10, 16)
 DEMO_USERS = (15, 547)

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.errors import UsageError
 from sparkjobs.observability.logging import ContextAdapter, job_logger
 from sparkjobs.observability.metrics import RunMetrics
 from sparkjobs.observability.observer import RunObserver
 from sparkjobs.observability.tracing import Tracing
 from sparkjobs.settings import Settings
-from sparkjobs.spark.session import SessionProvider
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -68,7 +68,8 @@ def _positive_int(name: str, value: Any) -> int:
 
 @dataclass
 class JobContext:
-    """run_id, env, service_provider, has_spark, the logical date, settings, logger, metrics, Spark."""
+    """run_id, env, service_provider, has_spark, the engine, the logical date, settings, logger, metrics,
+    and the session (``spark``: a SparkSession, or SQLFrame's DuckDB session on ``engine="duckdb"``)."""
 
     job_name: str
     run_id: str = field(default_factory=new_run_id)
@@ -87,6 +88,9 @@ class JobContext:
     #: the job's config as the executor validated it; a factory reuses it instead of validating twice
     config: Any = None
     observer: RunObserver = field(init=False)
+    #: the engine this run uses (``spark`` or ``duckdb``), chosen by the executor, and why
+    engine: str = "spark"
+    engine_reason: str = "default"
 
     def __post_init__(self) -> None:
         self.logger = job_logger(self.job_name, self.run_id, self.env, event_date=self.event_date.isoformat())
@@ -109,12 +113,15 @@ class JobContext:
             service_provider=self.service_provider,
             app_suffix=self.job_name,
             has_spark=self.has_spark,
+            duckdb=self.settings.engine.duckdb,
+            engine=self.engine,
         )
 
     @property
     def spark(self) -> SparkSession:
-        """The run's SparkSession, built (or reused) on first use by the session factory."""
-        return self.session.get()
+        """The run's session with the PySpark API, for the run's engine, built (or reused) on first
+        use by the session factory (:class:`~sparkjobs.engines.session.SessionProvider`)."""
+        return self.session.get(self.engine)
 
     @classmethod
     def from_kwargs(cls, job_name: str, kwargs: dict[str, Any]) -> JobContext:
@@ -165,5 +172,6 @@ class JobContext:
             "env": self.env,
             "service_provider": self.service_provider,
             "has_spark": self.has_spark,
+            "engine": self.engine,
             "event_date": self.event_date.isoformat(),
         }

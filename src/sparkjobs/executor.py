@@ -23,11 +23,14 @@ from sparkjobs.config.tree import Path_, iter_leaves, join_key, nest, split_key
 from sparkjobs.config.validate import validate_model
 from sparkjobs.config.workspace import ConfigWorkspace
 from sparkjobs.context import JobContext, new_run_id, parse_event_date
+from sparkjobs.engines.registry import EngineChoice, EngineRegistry
+from sparkjobs.engines.session import SessionProvider
+from sparkjobs.engines.settings import ENGINE_CHOICES
+from sparkjobs.engines.size import input_bytes
 from sparkjobs.errors import ConfigError, JobContractError, JobFailedError, SparkJobsError, UsageError
 from sparkjobs.observability.tracing import Tracing
 from sparkjobs.registry import JobSpec, resolve
 from sparkjobs.settings import Settings
-from sparkjobs.spark.session import SessionProvider
 from sparkjobs.spark.settings import MAX_PARTITIONS, MAX_SALT_BUCKETS
 
 OWN_MODEL_SECTIONS = frozenset({"jobs", "pipelines", "services"})
@@ -48,6 +51,8 @@ class RunRequest:
     has_spark: bool = True
     event_date: str | date | None = None
     dry_run: bool = False
+    #: ``spark``, ``duckdb`` or ``auto`` (``--engine``); None: the configuration's ``engine.use``
+    engine: str | None = None
     service_provider: str = "local"
     run_id: str | None = None
     extra_params: Mapping[str, Any] = field(default_factory=dict)  # typed values from platform entry points
@@ -75,6 +80,7 @@ class PreparedRun:
             **self.context.describe(),
             "module": self.spec.module_name,
             "origin": self.spec.origin,
+            "engine_reason": self.context.engine_reason,
             "master": settings.spark.resolved_master(self.context.service_provider) or "(platform)",
             "spark_conf": mask(settings.spark.spark_conf(self.context.job_name))
             if self.context.has_spark
@@ -128,7 +134,26 @@ def resolve_settings(layered: LayeredConfig, request: RunRequest) -> Settings:
             raise UsageError(f"{flag} must be ≥ 1 and ≤ {high:,}, got {value}")
         setattr(settings.spark, field_name, value)
         layered.sources[("spark", field_name)] = flag
+    if request.engine is not None:
+        if request.engine not in ENGINE_CHOICES:
+            raise UsageError(f"--engine must be one of {', '.join(ENGINE_CHOICES)}, got {request.engine!r}")
+        settings.engine.use = request.engine  # type: ignore[assignment]
+        layered.sources[("engine", "use")] = "--engine"
     return settings
+
+
+def choose_engine(spec: JobSpec, config: Any, settings: Settings, has_spark: bool) -> EngineChoice:
+    """The engine of this run: ``engine.use`` as asked, or ``auto``'s choice from the job's
+    ``requires`` and input size (:meth:`sparkjobs.engines.registry.EngineRegistry.select`)."""
+    requested = settings.engine.use
+    factory = spec.factory
+    size: int | None = None
+    if requested == "auto" and factory is not None and hasattr(factory, "input_paths"):
+        size = input_bytes(factory.input_paths(config))
+    registry = EngineRegistry.default(settings.engine)
+    return registry.select(
+        spec.name, spec.metadata.requires, requested=requested, input_bytes=size, has_spark=has_spark
+    )
 
 
 def load_config(
@@ -172,6 +197,7 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
     # validated config so that make_main's factory uses it instead of validating a second time
     job_kwargs = getattr(factory, "job_kwargs", None)
     params = job_kwargs(config) if callable(job_kwargs) else dict(config)
+    choice = choose_engine(spec, config, settings, request.has_spark)
     context = JobContext(
         job_name=spec.config_name,
         run_id=request.run_id or new_run_id(),
@@ -184,6 +210,8 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
         session=request.session,  # type: ignore[arg-type]
         tracing=request.tracing,
         config=config,
+        engine=choice.engine,
+        engine_reason=choice.reason,
     )
     return PreparedRun(spec, context, params, config, layered, job_sources, request.session is not None)
 

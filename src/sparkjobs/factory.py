@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -88,6 +88,12 @@ class AbstractJobFactory(ABC, Generic[C]):
             prefix=("jobs", cls.name()),
             what=f"config for job {cls.name()!r}",
         )
+
+    @classmethod
+    def input_paths(cls, config: Any) -> Sequence[str]:
+        """The paths the job reads, measured by ``engine: auto`` to choose between an in-process
+        engine and Spark (:mod:`sparkjobs.engines.registry`). Default: none (a small job)."""
+        return ()
 
     @classmethod
     def job_kwargs(cls, config: Any) -> dict[str, Any]:

@@ -164,7 +164,11 @@ def resolve(ref: str) -> JobSpec:
 def list_jobs(
     stage: str | None = None, capability: str | None = None
 ) -> list[tuple[JobSpec, JobMetadata | Exception]]:
-    """Registered jobs with their metadata (or the error loading them), filtered."""
+    """Registered jobs with their metadata (or the error loading them), filtered.
+
+    ``capability`` matches both sides: what a job offers (``capabilities``, e.g. ``incremental``)
+    and what it requires from its engine (``requires``, e.g. ``spark``).
+    """
     out: list[tuple[JobSpec, JobMetadata | Exception]] = []
     for spec in registered().values():
         try:
@@ -174,7 +178,7 @@ def list_jobs(
         if isinstance(meta, JobMetadata):
             if stage and meta.stage != stage:
                 continue
-            if capability and capability not in meta.capabilities:
+            if capability and capability not in meta.capabilities | meta.requires:
                 continue
         elif stage or capability:
             continue

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sparkjobs.context import new_run_id
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.errors import SparkJobsError
 from sparkjobs.executor import PreparedRun, RunRequest, prepare
 from sparkjobs.observability.tracing import Tracing
@@ -20,7 +21,6 @@ from sparkjobs.pipeline.workspace import Invocation
 from sparkjobs.registry import resolve
 from sparkjobs.resilience import RetryPolicy
 from sparkjobs.settings import Settings
-from sparkjobs.spark.session import SessionProvider
 
 #: ``factory(settings, app_suffix, has_spark, service_provider)`` → the provider steps share
 SessionFactory = Callable[[Settings, str, bool, str], SessionProvider]
@@ -144,6 +144,7 @@ class StepPlanner:
             event_date=logical_date,
             service_provider=inv.service_provider,
             run_id=f"{run_id}.{name}",
+            engine=self.pipeline.engine_of(name, inv.engine),
             extra_params=params,
             session=session,
             tracing=self.tracing,

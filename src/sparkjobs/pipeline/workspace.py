@@ -36,6 +36,8 @@ class Invocation:
     conf_dir: Path | None = None
     config_files: tuple[Path, ...] = ()
     service_provider: str = "local"
+    #: ``pipeline run --engine``: every step's engine unless the step names its own
+    engine: str | None = None
     environ: Mapping[str, str] | None = field(default=None, repr=False)
 
     def resolved_env(self) -> str:
@@ -58,6 +60,8 @@ class Invocation:
             flags += ["--config", str(file)]
         if self.service_provider != "local":
             flags += ["--service-provider", self.service_provider]
+        if self.engine:
+            flags += ["--engine", self.engine]
         return flags
 
 

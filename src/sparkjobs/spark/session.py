@@ -2,14 +2,14 @@
 
 ``build_session(settings)`` returns a configured session. When the platform already runs one
 (Databricks, Glue, a notebook, the test suite) it is reused and only the runtime-settable SQL
-options are applied; :class:`SessionProvider` stops a session only if it created it.
+options are applied. :class:`sparkjobs.engines.session.SessionProvider` (which also builds the
+DuckDB engine's session) calls it, and stops a session only if it created it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sparkjobs.errors import SparkUnavailableError
@@ -92,37 +92,3 @@ def build_session(
         ) from exc
     session.sparkContext.setLogLevel(settings.log_level)
     return session, True
-
-
-@dataclass
-class SessionProvider:
-    """Builds the session on first use and stops it at the end only if it created it."""
-
-    settings: SparkSettings
-    service_provider: str = "local"
-    app_suffix: str | None = None
-    has_spark: bool = True
-    _session: Any = field(default=None, init=False, repr=False)
-    _created: bool = field(default=False, init=False, repr=False)
-
-    def get(self) -> SparkSession:
-        if not self.has_spark:
-            raise SparkUnavailableError(
-                "this run was started with --no-spark (has_spark=false) but the job asked for a "
-                "SparkSession; rerun with --has-spark"
-            )
-        if self._session is None:
-            self._session, self._created = build_session(
-                self.settings, service_provider=self.service_provider, app_suffix=self.app_suffix
-            )
-        return self._session
-
-    @property
-    def started(self) -> bool:
-        return self._session is not None
-
-    def close(self) -> None:
-        if self._session is not None and self._created:
-            self._session.stop()
-        self._session = None
-        self._created = False
