@@ -32,6 +32,7 @@ from sparkjobs.observability.tracing import Tracing
 from sparkjobs.registry import JobSpec, resolve
 from sparkjobs.settings import Settings
 from sparkjobs.spark.settings import MAX_PARTITIONS, MAX_SALT_BUCKETS
+from sparkjobs.sql import engine_scope
 
 OWN_MODEL_SECTIONS = frozenset({"jobs", "pipelines", "services"})
 
@@ -220,7 +221,8 @@ def execute(prepared: PreparedRun) -> Any:
     """Call the module's ``main(**params, context=...)``; wrap job errors in :class:`JobFailedError`."""
     ctx = prepared.context
     try:
-        with ctx.observer.observe_run(prepared.config):  # outermost: exports even for a hand-written main
+        # outermost: exports even for a hand-written main; F/T/Window of sparkjobs.sql resolve for the engine
+        with ctx.observer.observe_run(prepared.config), engine_scope(ctx.engine):
             return prepared.spec.main(**prepared.params, context=ctx)
     except SparkJobsError as exc:
         if exc.exit_code == 2 or isinstance(exc, JobFailedError):

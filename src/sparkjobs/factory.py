@@ -16,6 +16,7 @@ from sparkjobs.context import RESERVED_KWARGS, JobContext
 from sparkjobs.errors import JobContractError
 from sparkjobs.job import AbstractJob
 from sparkjobs.metadata import JobMetadata
+from sparkjobs.sql import engine_scope
 
 C = TypeVar("C", bound=BaseModel)
 
@@ -158,7 +159,8 @@ class AbstractJobFactory(ABC, Generic[C]):
                     raise JobContractError(
                         f"{type(self).__qualname__}.create_job() returned {got}, expected an AbstractJob"
                     )
-                result = job.run(**job_kwargs)
+                with engine_scope(context.engine):  # F, T, Window of sparkjobs.sql: this run's engine
+                    result = job.run(**job_kwargs)
             except BaseException:
                 metrics.record_outcome(False, time.perf_counter() - started)
                 raise
