@@ -55,8 +55,7 @@ class RankingMetrics:
 
 def temporal_split(interactions: DataFrame, test_fraction: float) -> tuple[DataFrame, DataFrame]:
     """``(train, test)``: per user, the last ``floor(n * test_fraction)`` ratings by time are test."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, Window
 
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
@@ -81,7 +80,7 @@ def ranking_metrics(
     Every user in ``test_positives`` is evaluated (a user without recommendations scores zero);
     coverage counts the items in the top ``k`` of every user in ``recommendations``.
     """
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F
 
     if catalog_size < 1:
         raise ValueError("catalog_size must be >= 1")
@@ -124,7 +123,7 @@ def evaluate(
     ``interactions``: one row per user-item (the latest rating), ``user_id, item_id, rating,
     timestamp``. Both models recommend ``k`` items (``top_n`` is set to ``k``).
     """
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F
 
     params = params.model_copy(update={"top_n": k})
     train, test = temporal_split(interactions, test_fraction)

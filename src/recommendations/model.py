@@ -76,7 +76,7 @@ def ordered_sum(column: str) -> Column:
     score could change between two runs over the same input — and a rerun must publish
     byte-for-byte the same snapshot. Sorting the (few) terms first makes the sum reproducible.
     """
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F
 
     terms = F.array_sort(F.collect_list(F.col(column)))
     total = F.aggregate(terms, F.lit(0.0).cast("double"), lambda acc, x: acc + x)
@@ -85,7 +85,7 @@ def ordered_sum(column: str) -> Column:
 
 def positives(interactions: DataFrame, params: ModelParams) -> DataFrame:
     """``user_id, item_id, timestamp`` of the interactions rated ``>= positive_rating``."""
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F
 
     return interactions.filter(F.col("rating") >= F.lit(params.positive_rating)).select(
         "user_id", "item_id", "timestamp"
@@ -94,8 +94,7 @@ def positives(interactions: DataFrame, params: ModelParams) -> DataFrame:
 
 def item_similarity(liked: DataFrame, params: ModelParams) -> DataFrame:
     """Top-``top_k`` cosine neighbours per item: ``item_id, similar_item_id, score, cooccurrence, rank``."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, Window
 
     recent_first = Window.partitionBy("user_id").orderBy(F.col("timestamp").desc(), F.col("item_id").desc())
     recent = (
@@ -164,8 +163,7 @@ def item_similarity(liked: DataFrame, params: ModelParams) -> DataFrame:
 
 def popular_items(liked: DataFrame, params: ModelParams) -> DataFrame:
     """The ``popular_pool`` items liked by most users: ``item_id, score (users), rank``."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, Window
 
     order = Window.orderBy(F.col("score").desc(), F.col("item_id"))
     return (
@@ -197,8 +195,7 @@ def recommend(
     a group with a rated row is dropped, the rest are ordered knn-first (by summed similarity)
     then popular (by popularity rank).
     """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, Window
 
     top_n = params.top_n
     users = users.select(F.col("user_id").cast("int")).distinct()

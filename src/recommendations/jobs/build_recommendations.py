@@ -187,7 +187,7 @@ class BuildRecommendationsJob(AbstractJob):
 
     def _extract(self) -> tuple[DataFrame, RejectionCounts]:
         """The clean catalog (its rejected rows quarantined); refuses to run without bronze."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         cfg, ctx = self.config, self.context
         day, snapshot = ctx.event_date, self._snapshot()
@@ -214,7 +214,7 @@ class BuildRecommendationsJob(AbstractJob):
 
     def _silver(self, items: DataFrame) -> _Silver:
         """The latest rating of every user-item up to the logical date, joined to the catalog; written."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         cfg, ctx = self.config, self.context
         day, snapshot = ctx.event_date, self._snapshot()
@@ -254,7 +254,7 @@ class BuildRecommendationsJob(AbstractJob):
 
     def _model(self, items: DataFrame, silver: DataFrame) -> _Model:
         """The gold tables of the window: similar and popular items, recommendations, the catalog."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         cfg, ctx = self.config, self.context
         start, end = self.window()
@@ -313,7 +313,7 @@ class BuildRecommendationsJob(AbstractJob):
 
     def _load(self, tables: dict[str, DataFrame], rows: dict[str, int]) -> None:
         """The gold snapshot partitions replaced, table by table."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         ctx = self.context
         day, snapshot = ctx.event_date, self._snapshot()

@@ -39,6 +39,9 @@ def _import_duckdb_session() -> Any:
 def build_duckdb_session(settings: DuckDBSettings, *, time_zone: str = "UTC") -> tuple[Any, bool]:
     """``(session, created)``: a SQLFrame DuckDB session; an open one already in the process is reused."""
     duckdb, DuckDBSession = _import_duckdb_session()
+    from sparkjobs.engines import duckdb_compat
+
+    duckdb_compat.install()
     existing = getattr(DuckDBSession, "_instance", None)
     if isinstance(existing, DuckDBSession) and _is_open(existing):
         return existing, False

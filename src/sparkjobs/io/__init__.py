@@ -14,7 +14,13 @@ Importing this package never imports pyspark. (The serving stores live in
 """
 
 from sparkjobs.io.engines import file_system, parquet_writer, previous_reader, raw_reader
-from sparkjobs.io.filesystem import HadoopFileSystem, driver_side_listing, partition_dir, partition_value
+from sparkjobs.io.filesystem import (
+    HadoopFileSystem,
+    LocalFileSystem,
+    driver_side_listing,
+    partition_dir,
+    partition_value,
+)
 from sparkjobs.io.previous import PreviousOutputReader
 from sparkjobs.io.readers import (
     CORRUPT_COLUMN,
@@ -39,6 +45,7 @@ __all__ = [
     "REASON",
     "FieldSpec",
     "HadoopFileSystem",
+    "LocalFileSystem",
     "ParquetWriter",
     "PreviousOutputReader",
     "RawFileReader",

@@ -63,6 +63,11 @@ class DuckDBParquetWriter(ParquetWriter):
         from sparkjobs.sql import F
 
         specs = [self._spec(p) for p in partitions]
+        if not specs:
+            return F.lit(False)
+        if len(self.partition_by) == 1:  # one IN list: a chain of ORs nests too deep for SQLFrame
+            column = self.partition_by[0]
+            return F.col(column).cast("string").isin([s[column] for s in specs])
         condition = F.lit(False)
         for spec in specs:
             match = F.lit(True)
