@@ -78,7 +78,8 @@ def ordered_sum(column: str) -> Column:
     """
     from sparkjobs.sql import F
 
-    terms = F.array_sort(F.collect_list(F.col(column)))
+    # array_compact: DuckDB's collect_list keeps nulls, Spark's drops them (a no-op there)
+    terms = F.array_sort(F.array_compact(F.collect_list(F.col(column))))
     total = F.aggregate(terms, F.lit(0.0).cast("double"), lambda acc, x: acc + x)
     return F.when(F.size(terms) > 0, total)
 
@@ -107,14 +108,22 @@ def item_similarity(liked: DataFrame, params: ModelParams) -> DataFrame:
     # Pairs inside each user's (bounded) list instead of a self-join on user_id: one shuffle to
     # gather the lists, then every pair a < b is generated in place; heavy users cost at most
     # max_items_per_user² / 2 pairs, so the skew of the self-join never appears.
-    per_user = recent.groupBy("user_id").agg(F.array_sort(F.collect_set("item_id")).alias("items"))
-    pair_expr = (
-        "flatten(transform(items, (a, i) -> "
-        "transform(slice(items, i + 2, size(items)), b -> named_struct('item_a', a, 'item_b', b))))"
+    # Positions are 1-based in element_at on every engine (a lambda's index is 0-based on Spark and
+    # 1-based on DuckDB, so none is used); sequence(i + 1, n) is ascending because i < n.
+    per_user = (
+        recent.groupBy("user_id")
+        .agg(F.array_sort(F.collect_set("item_id")).alias("items"))
+        .withColumn("n", F.size("items"))
+        .filter(F.col("n") >= 2)
     )
+    firsts = per_user.select("items", "n", F.explode(F.sequence(F.lit(1), F.col("n") - 1)).alias("i"))
     pairs = (
-        per_user.select(F.explode(F.expr(pair_expr)).alias("pair"))
-        .select("pair.item_a", "pair.item_b")
+        firsts.select(
+            F.element_at("items", F.col("i")).alias("item_a"),
+            F.explode(F.sequence(F.col("i") + 1, F.col("n"))).alias("j"),
+            "items",
+        )
+        .select("item_a", F.element_at("items", F.col("j")).alias("item_b"))
         .groupBy("item_a", "item_b")
         .agg(F.count(F.lit(1)).alias("cooccurrence"))
         .filter(F.col("cooccurrence") >= params.min_cooccurrence)

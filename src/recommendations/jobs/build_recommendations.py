@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from recommendations.lake import BRONZE_DDL, CATALOG_SCHEMA, GOLD_TABLES, SNAPSHOT_COLUMN, GoldPublication
 from recommendations.model import ITEM_KNN, POPULAR, ModelParams, fit_and_recommend
 from recommendations.silver import bronze_as_of, clean_catalog, latest_interactions
-from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
-from sparkjobs.io import HadoopFileSystem, ParquetWriter, PreviousOutputReader, RawFileReader, RejectionCounts
+from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, io, make_main
+from sparkjobs.io import ParquetWriter, PreviousOutputReader, RawFileReader, RejectionCounts
 from sparkjobs.quality import AcceptedValues, InRange, NotNull, QualityChecks, RowCount, Unique
 
 if TYPE_CHECKING:
@@ -356,12 +356,17 @@ class BuildRecommendationsFactory(AbstractJobFactory[BuildRecommendationsConfig]
         version="1.0.0",
         stage="gold",
         capabilities=frozenset({"incremental", "backfill", "idempotent", "validation"}),
-        requires=frozenset({"spark"}),
+        requires=frozenset({"dataframe"}),  # Spark or DuckDB
     )
+
+    @classmethod
+    def input_paths(cls, config: BuildRecommendationsConfig) -> list[str]:
+        """What ``engine: auto`` measures: bronze and the catalog."""
+        return [config.bronze_path, config.catalog_path]
 
     def create_job(self, **kwargs: Any) -> BuildRecommendationsJob:
         cfg, spark = self.config, self.spark
-        fs = HadoopFileSystem(spark)
+        fs = io.file_system(spark)  # Spark's or DuckDB's IO, whichever engine the run uses
         gold_sort = {
             "items": ["item_id"],
             "recommendations": ["user_id", "rank"],
@@ -372,12 +377,14 @@ class BuildRecommendationsFactory(AbstractJobFactory[BuildRecommendationsConfig]
         return BuildRecommendationsJob(
             cfg,
             self.context,
-            bronze=PreviousOutputReader(
+            bronze=io.previous_reader(
                 spark, cfg.bronze_path, BRONZE_DDL, fs=fs, listing_threshold=cfg.listing_threshold
             ),
-            catalog=RawFileReader(spark, CATALOG_SCHEMA, format="csv"),
-            catalog_quarantine=ParquetWriter(spark, cfg.catalog_quarantine_path, [SNAPSHOT_COLUMN], fs=fs),
-            silver=ParquetWriter(
+            catalog=io.raw_reader(spark, CATALOG_SCHEMA, format="csv"),
+            catalog_quarantine=io.parquet_writer(
+                spark, cfg.catalog_quarantine_path, [SNAPSHOT_COLUMN], fs=fs
+            ),
+            silver=io.parquet_writer(
                 spark,
                 f"{cfg.silver_path.rstrip('/')}/interactions",
                 [SNAPSHOT_COLUMN],
@@ -385,7 +392,9 @@ class BuildRecommendationsFactory(AbstractJobFactory[BuildRecommendationsConfig]
                 fs=fs,
             ),
             gold={
-                name: ParquetWriter(spark, f"{gold_root}/{name}", [SNAPSHOT_COLUMN], sort_within=sort, fs=fs)
+                name: io.parquet_writer(
+                    spark, f"{gold_root}/{name}", [SNAPSHOT_COLUMN], sort_within=sort, fs=fs
+                )
                 for name, sort in gold_sort.items()
             },
             publication=GoldPublication(fs, gold_root),

@@ -142,7 +142,7 @@ class EngineRegistry:
             missing = engine.missing(needed)
             if missing:
                 raise EngineCapabilityError(job, engine.name, missing, able=self.able(needed))
-            if engine.needs_jvm and not has_spark:
+            if engine.needs_jvm and not has_spark and needed:  # a job requiring nothing builds no session
                 raise UsageError(
                     f"job {job!r}: engine {engine.name!r} needs Spark but the run has has_spark=false "
                     "(--no-spark); drop --no-spark or choose --engine duckdb"

@@ -106,9 +106,11 @@ def test_explicit_engine_is_used_regardless_of_size() -> None:
     assert registry().select("j", (), requested="spark", input_bytes=0).engine == "spark"
 
 
-def test_explicit_spark_with_no_spark_is_a_usage_error() -> None:
+def test_explicit_spark_with_no_spark_is_a_usage_error_for_a_job_needing_a_session() -> None:
     with pytest.raises(UsageError, match="has_spark=false"):
-        registry().select("j", (), requested="spark", has_spark=False)
+        registry().select("j", {"dataframe"}, requested="spark", has_spark=False)
+    # a job that requires nothing (pure Python, pyarrow) builds no session: nothing to refuse
+    assert registry().select("j", (), requested="spark", has_spark=False).engine == "spark"
 
 
 def test_unknown_engine_is_a_config_error() -> None:
