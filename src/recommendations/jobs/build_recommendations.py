@@ -360,19 +360,14 @@ class BuildRecommendationsFactory(AbstractJobFactory[BuildRecommendationsConfig]
     )
 
     @classmethod
-    def input_paths(cls, config: BuildRecommendationsConfig) -> list[str]:
-        """What ``engine: auto`` measures: bronze and the catalog."""
+    def input_paths(cls, config: BuildRecommendationsConfig) -> list[str]:  # measured by engine: auto
         return [config.bronze_path, config.catalog_path]
 
     def create_job(self, **kwargs: Any) -> BuildRecommendationsJob:
         cfg, spark = self.config, self.spark
         fs = io.file_system(spark)  # Spark's or DuckDB's IO, whichever engine the run uses
-        gold_sort = {
-            "items": ["item_id"],
-            "recommendations": ["user_id", "rank"],
-            "similar_items": ["item_id", "rank"],
-            "popular_items": ["rank"],
-        }
+        gold_sort = {"items": ["item_id"], "recommendations": ["user_id", "rank"]}
+        gold_sort |= {"similar_items": ["item_id", "rank"], "popular_items": ["rank"]}
         gold_root = cfg.gold_path.rstrip("/")
         return BuildRecommendationsJob(
             cfg,

@@ -23,6 +23,9 @@ from sparkjobs.engines.settings import DuckDBSettings
 from sparkjobs.executor import RunRequest, execute, prepare
 from sparkjobs.spark.settings import SparkSettings
 
+#: two whole pipeline runs in the module fixture (about 1 minute each on an idle 2-core machine)
+pytestmark = pytest.mark.timeout(2400)
+
 DAY = date(2016, 10, 16)
 TABLES = {
     "bronze": "bronze/events",
@@ -40,7 +43,7 @@ TABLES = {
 def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A seeded synthetic stream (heavy users, popular items) with re-sent and malformed lines."""
     out = tmp_path_factory.mktemp("parity") / "raw"
-    spec = SyntheticSpec(events=4000, users=120, items=300, days=10, end_date=DAY, seed=7)
+    spec = SyntheticSpec(events=3000, users=100, items=250, days=10, end_date=DAY, seed=7)
     write_sample(out, source="synthetic", spec=spec, resend_fraction=0.02, malformed=12, seed=7)
     return out
 
