@@ -47,8 +47,10 @@ def build_duckdb_session(settings: DuckDBSettings, *, time_zone: str = "UTC") ->
         return existing, False
     conn = duckdb.connect(settings.database, config=settings.connect_config())
     conn.execute(f"SET TimeZone = '{time_zone}'")
-    # Spark's integer division, casts and string comparisons differ from DuckDB's defaults in
-    # ways SQLFrame translates; nothing else is changed here (see docs/engines.md)
+    # Spark sorts NULLs first in ascending and last in descending order; DuckDB's default is last in
+    # both, and SQLFrame does not say it: without this, ties broken by a nullable column rank
+    # differently (found by tests/app/spark/test_engine_parity.py)
+    conn.execute("SET default_null_order = 'nulls_first_on_asc_last_on_desc'")
     return DuckDBSession(conn=conn), True
 
 

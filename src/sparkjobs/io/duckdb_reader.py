@@ -33,11 +33,6 @@ from sparkjobs.io.filesystem import LocalFileSystem, is_data_file
 from sparkjobs.io.readers import CORRUPT_COLUMN, RawFileReader, ReadResult, check_record
 
 
-def _file_uri(path: str) -> str:
-    """How Spark's ``_metadata.file_path`` spells a local file."""
-    return "file://" + os.path.abspath(path)
-
-
 class DuckDBRawFileReader(RawFileReader):
     """CSV (with a header line) or JSON lines on local paths, read by DuckDB into a :class:`ReadResult`."""
 
@@ -112,8 +107,8 @@ class DuckDBRawFileReader(RawFileReader):
         else:
             select = self._json(listing, fields)
         conn.execute(f"CREATE TABLE {quote_ident(name)} AS {select}")
-        # Spark names files by URI (file:///...): so does the source-file column here
-        conn.execute(f"UPDATE {quote_ident(name)} SET {source} = 'file://' || {source}")
+        # Spark names local files by URI, file:/abs/path: so does the source-file column here
+        conn.execute(f"UPDATE {quote_ident(name)} SET {source} = 'file:' || {source}")
         return name
 
     def _csv(self, conn: Any, listing: str, fields: list[str], name: str) -> str:

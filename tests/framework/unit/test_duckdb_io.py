@@ -112,7 +112,7 @@ def test_csv_read_quarantines_each_kind_of_bad_line(duck: Any, tmp_path: Path) -
         "bad_timestamp": 1,
     }
     valid = result.valid.collect()[0].asDict()
-    source = "file://" + os.path.abspath(raw / "event_date=2016-10-15" / "part-0.csv")
+    source = "file:" + os.path.abspath(raw / "event_date=2016-10-15" / "part-0.csv")  # as Spark's
     assert valid == {
         "user_id": 1,
         "item_id": 2,
