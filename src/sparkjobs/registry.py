@@ -186,7 +186,9 @@ def list_jobs(
     """Registered jobs with their metadata (or the error loading them), filtered.
 
     A job's literal metadata is read from its source (:mod:`sparkjobs.declared`) without importing
-    it; a job whose metadata is computed is imported.
+    it; a job whose metadata is computed is imported. ``capability`` matches both sides: what a job
+    offers (``capabilities``, e.g. ``incremental``) and what it requires from its engine
+    (``requires``, e.g. ``spark``).
     """
     out: list[tuple[JobSpec, JobMetadata | DeclaredMetadata | Exception]] = []
     for spec in registered().values():
@@ -202,7 +204,7 @@ def list_jobs(
         if not isinstance(meta, Exception):
             if stage and meta.stage != stage:
                 continue
-            if capability and capability not in meta.capabilities:
+            if capability and capability not in meta.capabilities | meta.requires:
                 continue
         elif stage or capability:
             continue

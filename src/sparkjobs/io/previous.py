@@ -57,7 +57,7 @@ class PreviousOutputReader:
 
     def new_rows(self, df: DataFrame, keys: Sequence[str], where: Column | str | None = None) -> DataFrame:
         """Rows of ``df`` whose ``keys`` are not in the previous output (null keys compare equal)."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         if not keys:
             raise ValueError("new_rows needs at least one key column")
