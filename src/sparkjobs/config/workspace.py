@@ -95,6 +95,8 @@ def resolve_project(
             return cwd, DEFAULT_CONF_DIR, True
         root = found
     conf = _explicit_conf_dir(Path(explicit_conf)).absolute() if explicit_conf else root / DEFAULT_CONF_DIR
+    if not conf.is_dir():
+        log.warning("no conf/ folder in the project %s: using the packaged defaults only", root)
     return root, conf, conf.is_dir()
 
 
