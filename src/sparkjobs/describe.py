@@ -6,6 +6,7 @@ import json
 import re
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -111,9 +112,16 @@ def _engine_line(requires: frozenset[str]) -> str:
     return f"{'; '.join(parts)} ({auto})"
 
 
+def _datasets_text(names: Sequence[str], bindings: Mapping[str, str]) -> str:
+    """``bronze_events (bronze_path), movies``: catalog datasets, with the parameter bound to each."""
+    params = {dataset: param for param, dataset in bindings.items()}
+    return ", ".join(f"{n} ({params[n]})" if n in params else n for n in names) or "-"
+
+
 def describe_job(ref: str) -> str:
     spec = resolve(ref)
     meta = spec.metadata
+    use = spec.datasets
     lines = [
         f"job:          {spec.name}",
         f"module:       {spec.module_name}  ({spec.origin})",
@@ -124,6 +132,8 @@ def describe_job(ref: str) -> str:
         f"capabilities: {', '.join(sorted(meta.capabilities)) or '-'}",
         f"requires:     {', '.join(sorted(meta.requires)) or '-'}",
         f"engines:      {_engine_line(meta.requires)}",
+        f"reads:        {_datasets_text(use.inputs, use.bindings)}",
+        f"writes:       {_datasets_text(use.outputs, use.bindings)}",
     ]
     model = spec.config_model
     if model is None:

@@ -234,3 +234,24 @@ def test_without_a_catalog_the_model_default_stands_and_required_values_are_aske
         prepare(req(conf), {})
     prepared = prepare(req(conf, params=["source=in"]), {})
     assert (prepared.config.source, prepared.config.target) == ("in", "default/target")
+
+
+def test_describe_lists_the_datasets_with_their_bound_parameters(conf: Path) -> None:
+    from sparkjobs.describe import describe_job
+
+    lines = describe_job("shop.clean_orders").splitlines()
+    assert "reads:        raw_orders (source)" in lines
+    assert "writes:       clean_orders (target)" in lines
+
+
+def test_an_environment_directory_overrides_one_key_of_an_entry(tmp_path: Path) -> None:
+    layered = layers(tmp_path, CATALOG)
+    prod = tmp_path / "conf" / "prod"
+    prod.mkdir()
+    (prod / "catalog.yml").write_text("catalog:\n  clean_orders:\n    path: s3a://prod-lake/orders\n")
+    catalog = load_catalog(load_layers(tmp_path / "conf", "prod", environ={}))
+    assert (catalog["clean_orders"].path, catalog["clean_orders"].partition_by) == (
+        "s3a://prod-lake/orders",
+        ["event_date"],
+    )
+    assert layered.source_of(("catalog", "clean_orders", "path")).endswith("base/catalog.yml")

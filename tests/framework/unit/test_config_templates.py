@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -178,3 +179,17 @@ def test_unknown_placeholder_in_a_file_names_the_file_and_key(conf: Path) -> Non
     err = info.value
     assert (err.key, err.file) == ("jobs.square.label", str(conf / "base" / "jobs.yml"))
     assert "unknown placeholder {evnt_date} (did you mean {event_date}?)" in err.message
+
+
+def test_cli_dry_run_prints_rendered_values_and_a_bad_placeholder_exits_2(conf: Path) -> None:
+    from click.testing import CliRunner
+
+    from sparkjobs.cli import cli
+
+    base = ["run", "acme.jobs.square", "--conf-dir", str(conf), "--event-date", "2024-01-31", "--dry-run"]
+    ok = CliRunner().invoke(cli, [*base, "-p", "n=1", "-p", "label=day-{event_date:%d}"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["params"]["label"] == "day-31"
+    bad = CliRunner().invoke(cli, [*base, "-p", "n=1", "-p", "label={nope}"])
+    assert bad.exit_code == 2
+    assert "unknown placeholder {nope} | key: jobs.square.label | source: --param" in bad.stderr

@@ -3,6 +3,7 @@ conflicts, cycles, job declarations filled in by the workspace, and the graph wi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,23 @@ def test_cli_graph_draws_the_datasets(conf: Path) -> None:
     )
     assert "    clean_orders --> daily_revenue" in plain.stdout.splitlines()
     assert "ds_" not in plain.stdout
+
+
+def test_pipeline_dry_run_renders_each_step_for_its_date(conf: Path) -> None:
+    path = conf / "base" / "conf.yml"
+    doc = yaml.safe_load(path.read_text())
+    del doc["pipelines"]["orders_daily"]["steps"]["ghost"]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    args = ["pipeline", "run", "orders_daily", "--conf-dir", str(conf), "--date", "2024-03-01", "--dry-run"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["order"] == ["clean_orders", "daily_revenue"]
+    clean, revenue = plan["plans"]["2024-03-01"]
+    assert (clean["step"], clean["runs_after"], revenue["runs_after"]) == (
+        "clean_orders",
+        [],
+        ["clean_orders"],
+    )
+    assert clean["datasets"]["raw_orders"] == {"use": "input", "path": "raw/2024-03-01", "format": "csv"}
+    assert revenue["params"] == {"src": "lake/orders"}
