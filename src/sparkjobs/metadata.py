@@ -15,20 +15,11 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sparkjobs.capabilities import ENGINE_CAPABILITIES, KNOWN_CAPABILITIES
+
 #: the medallion names most projects use; any plain name is accepted (``raw``, ``staging``, ``marts``)
 SUGGESTED_STAGES = ("bronze", "silver", "gold")
 _STAGE_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
-KNOWN_CAPABILITIES = frozenset(
-    {"incremental", "initial_load", "distributed", "validation", "backfill", "idempotent", "serving"}
-)
-#: what an engine can provide and a job can require (``JobMetadata.requires``)
-ENGINE_CAPABILITIES: dict[str, str] = {
-    "dataframe": "the PySpark DataFrame API (functions, windows, joins) and the sparkjobs IO layer",
-    "spark": "real Spark: Python UDFs, RDDs, MLlib, functions SQLFrame lacks",
-    "distributed": "runs across several machines (a cluster)",
-    "streaming": "Structured Streaming",
-    "in_process": "runs inside the Python process: no JVM, no Java needed",
-}
 
 
 def _known(kind: str, value: frozenset[str], known: frozenset[str] | dict[str, str]) -> frozenset[str]:

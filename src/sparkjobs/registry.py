@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from sparkjobs.catalog.declare import DatasetUse, declared_datasets
 from sparkjobs.declared import DeclaredMetadata, declared_metadata
 from sparkjobs.errors import JobContractError, JobNotFoundError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from sparkjobs.catalog.declare import DatasetUse
     from sparkjobs.metadata import JobMetadata
 
 ENTRY_POINT_GROUP = "sparkjobs.jobs"
@@ -91,6 +91,8 @@ class JobSpec:
     def datasets(self) -> DatasetUse:
         """The datasets the job reads and writes: the factory's ``inputs`` / ``outputs``, else the
         module's ``INPUTS`` / ``OUTPUTS`` (see :mod:`sparkjobs.catalog.declare`)."""
+        from sparkjobs.catalog.declare import declared_datasets
+
         module = self.load()
         factory = self.factory
         owner: Any = factory if factory is not None and hasattr(factory, "inputs") else None

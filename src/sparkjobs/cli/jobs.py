@@ -92,8 +92,6 @@ def run_command(job: str, log_format: str | None, **kw: Any) -> None:
 @format_option
 def list_command(stage: str | None, capability: str | None, fmt: str) -> None:
     """Registered jobs with one-line descriptions."""
-    from sparkjobs.engines.registry import EngineRegistry
-    from sparkjobs.metadata import ENGINE_CAPABILITIES
     from sparkjobs.registry import list_jobs
 
     rows = render.job_rows(list_jobs(stage, capability))
@@ -104,8 +102,13 @@ def list_command(stage: str | None, capability: str | None, fmt: str) -> None:
         click.echo("no jobs match" if (stage or capability) else "no registered jobs", err=True)
     else:
         render.job_table(rows)
+    if capability is None:
+        return
+    # imported only here: `list` without --capability imports no pydantic (tests/.../test_cli_imports.py)
+    from sparkjobs.capabilities import ENGINE_CAPABILITIES, engines_providing
+
     if capability in ENGINE_CAPABILITIES:
-        providers = EngineRegistry.default().providing(capability)
+        providers = engines_providing(capability)
         click.echo(f"engines providing {capability}: {', '.join(providers) or 'none'}")
 
 

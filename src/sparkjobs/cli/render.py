@@ -57,9 +57,8 @@ def echo_json(value: Any, *, indent: int | None = 2) -> None:
 # -- jobs -----------------------------------------------------------------------------------------------
 def job_rows(listing: Iterable[tuple[Any, Any]]) -> list[dict[str, Any]]:
     """``sparkjobs list`` rows from :func:`sparkjobs.registry.list_jobs` (a broken job keeps its error)."""
-    from sparkjobs.engines.registry import EngineRegistry
+    from sparkjobs.capabilities import able_engines
 
-    engines = EngineRegistry.default()
     rows: list[dict[str, Any]] = []
     for spec, meta in listing:
         if isinstance(meta, Exception):
@@ -75,7 +74,7 @@ def job_rows(listing: Iterable[tuple[Any, Any]]) -> list[dict[str, Any]]:
                 "version": meta.version,
                 "capabilities": sorted(meta.capabilities),
                 "requires": sorted(meta.requires),
-                "engines": engines.able(meta.requires),
+                "engines": able_engines(meta.requires),
                 "description": meta.description,
             }
         )

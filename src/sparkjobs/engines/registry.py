@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sparkjobs.capabilities import DUCKDB_PROVIDES, ENGINE_CAPABILITIES, SPARK_PROVIDES
 from sparkjobs.engines.errors import EngineCapabilityError
 from sparkjobs.engines.settings import ENGINE_CHOICES, EngineSettings
 from sparkjobs.errors import ConfigError, UsageError
-from sparkjobs.metadata import ENGINE_CAPABILITIES
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,6 @@ class Engine:
         if self.max_input_bytes is None:
             return True
         return input_bytes is not None and input_bytes <= self.max_input_bytes
-
-
-SPARK_PROVIDES = frozenset({"dataframe", "spark", "distributed", "streaming"})
-DUCKDB_PROVIDES = frozenset({"dataframe", "in_process"})
 
 
 @dataclass(frozen=True)
