@@ -62,5 +62,7 @@ class PreviousOutputReader:
         if not keys:
             raise ValueError("new_rows needs at least one key column")
         stored = self.read(where).select(*[F.col(k).alias(f"__prev_{k}") for k in keys]).distinct()
-        condition = [df[k].eqNullSafe(stored[f"__prev_{k}"]) for k in keys]
+        # by name, not df[k]: the stored side's columns are renamed, so nothing is ambiguous, and
+        # SQLFrame binds df[k] of a persisted frame to its cache table, which a later agg cannot find
+        condition = [F.col(k).eqNullSafe(F.col(f"__prev_{k}")) for k in keys]
         return df.join(stored, on=condition, how="left_anti")
