@@ -139,12 +139,18 @@ def start(cmd: list[str], cwd: Path, env: dict[str, str], name: str) -> subproce
     return subprocess.Popen(
         cmd,
         cwd=cwd,
-        env=env,
+        env=in_project(env, cwd),
         stdout=(cwd / f"{name}.out").open("w"),
         stderr=(cwd / f"{name}.err").open("w"),
         text=True,
         start_new_session=True,
     )
+
+
+def in_project(env: dict[str, str], workspace: Path) -> dict[str, str]:
+    """``env`` with the workspace as the project root: relative data paths, runs and the SQLite ledger
+    resolve against it (by default the root is the folder holding ``--conf-dir``: the repo or the bundle)."""
+    return {**env, "SPARKJOBS_PROJECT_DIR": str(workspace)}
 
 
 def finish(proc: subprocess.Popen[str], cwd: Path, name: str, timeout: float = 900) -> tuple[int, str, str]:
@@ -459,7 +465,12 @@ def test_a_killed_driver_is_resumed_by_pipeline_run_resume(
 
     started = time.monotonic()
     resumed = subprocess.run(
-        [*base, "--resume", run.run_id], cwd=ws, env=env, capture_output=True, text=True, timeout=1500
+        [*base, "--resume", run.run_id],
+        cwd=ws,
+        env=in_project(env, ws),
+        capture_output=True,
+        text=True,
+        timeout=1500,
     )
     TIMINGS.measure("pipeline run --resume", started)
     assert resumed.returncode == 0, resumed.stderr[-4000:]
