@@ -1,6 +1,6 @@
 """Every recommender's output: schema, exclusions, fallback, determinism; EASE^R and the fallback by hand.
 
-The fixture is the one of test_recommendations_model.py (likes, items A=1 B=2 C=3 D=4):
+The fixture is the one of test_recommendations_model.py, imported from there (likes, items A=1 B=2 C=3 D=4):
 
     u1: A B C     u2: A B     u3: B C     u4: A D     u5: dislikes A (rating 2)
 """
@@ -11,26 +11,12 @@ from typing import Any
 
 import pytest
 
-from recommendations.model import ModelParams
 from recommendations.models import AlsParams, EaseParams, make_recommender
 from recommendations.models.base import with_fallback
+from tests.app.spark.test_recommendations_model import PARAMS, RATINGS, A, B, C, D
 
 pytestmark = pytest.mark.spark
 
-A, B, C, D = 1, 2, 3, 4
-RATINGS = [
-    (1, A, 5.0, 100),
-    (1, B, 4.0, 200),
-    (1, C, 4.5, 300),
-    (2, A, 4.0, 100),
-    (2, B, 5.0, 110),
-    (3, B, 4.0, 100),
-    (3, C, 4.0, 120),
-    (4, A, 4.0, 100),
-    (4, D, 5.0, 130),
-    (5, A, 2.0, 100),
-]
-PARAMS = ModelParams(min_cooccurrence=1, top_k=2, top_n=2, max_items_per_user=100, popular_pool=10)
 EASE = EaseParams(l2=1.0, popularity_penalty=0.0, min_item_likes=1)
 ALS = AlsParams(rank=2, max_iter=3, blocks=1)
 SCHEMA = "user_id:int,item_id:int,score:double,rank:int,source:string"
