@@ -65,7 +65,18 @@ def start_local_run(workspace: Path, sample: Path, plan: dict[str, Any]) -> subp
     (workspace / "data").mkdir(parents=True)
     shutil.copytree(sample / "events", workspace / "data" / "raw" / "events")
     shutil.copytree(sample / "catalog", workspace / "data" / "raw" / "catalog")
-    base = [SPARKJOBS, "pipeline", "run", "recommendations_daily", "--conf-dir", str(ROOT / "conf")]
+    # the workspace is the project root: relative data paths (data/raw, data/serving) resolve there,
+    # not next to the repository's conf/ (the default root is the folder holding --conf-dir)
+    base = [
+        SPARKJOBS,
+        "pipeline",
+        "run",
+        "recommendations_daily",
+        "--project-dir",
+        str(workspace),
+        "--conf-dir",
+        str(ROOT / "conf"),
+    ]
     script = (
         f"{' '.join(base)} --mode initial_load --date {plan['initial_date']} && "
         f"{' '.join(base)} --mode incremental --date {plan['daily_date']}"
