@@ -15,12 +15,17 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(VENV)/.installed-app: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[app]'
+# Two distributions (docs/architecture.md): the framework (pyproject.toml, `sparkjobs`) and the
+# reference application (apps/recommendations/pyproject.toml, `sparkjobs-recommendations`), which
+# depends on the framework like any user's project; both are installed editable.
+APP = apps/recommendations
+
+$(VENV)/.installed-app: pyproject.toml $(APP)/pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[spark,postgres,api]' -e '$(APP)[all]'
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml $(APP)/pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[dev]' -e '$(APP)[all,plot]'
 	@touch $@ $(VENV)/.installed-app
 
 install: $(VENV)/.installed-app
@@ -33,8 +38,8 @@ run: install
 	$(PY) -m recommendations.demo
 
 lint: install-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src $(APP)/src tests bench
+	$(BIN)/ruff format --check src $(APP)/src tests bench
 
 typecheck: install-dev
 	$(BIN)/mypy

@@ -27,9 +27,9 @@ if [[ $base_image == sparkjobs-base:* ]]; then
 fi
 
 # the inputs of the sparkjobs image; the wheelhouse is rebuilt only when they change
-inputs=(pyproject.toml README.md src conf/base conf/compose deploy/Dockerfile deploy/bin deploy/conf
+inputs=(pyproject.toml README.md src apps/recommendations conf/base conf/compose deploy/Dockerfile deploy/bin deploy/conf
   deploy/healthchecks deploy/scheduler)
-hash=$(cd "$repo" && find "${inputs[@]}" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | sort -z \
+hash=$(cd "$repo" && find "${inputs[@]}" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' ! -path '*.egg-info/*' ! -path '*/build/*' -print0 | sort -z \
   | xargs -0 sha256sum | sha256sum | cut -c1-16)
 hash=$hash-$(docker image inspect --format '{{.Id}}' "$base_image" 2>/dev/null | cut -c8-19)-$with_libhdfs
 labelled() { docker image inspect --format '{{index .Config.Labels "sparkjobs.inputs"}}' "$1" 2>/dev/null || true; }

@@ -274,7 +274,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
         started = time.monotonic()
         bundle = root / "dist"
         pkg = subprocess.run(
-            [PY, "-m", "sparkjobs.cli", "package", "--out", str(bundle), "--project", str(ROOT), "--conf-dir",
+            [PY, "-m", "sparkjobs.cli", "package", "--out", str(bundle), "--project", str(ROOT / "apps" / "recommendations"), "--conf-dir",
              str(ROOT / "conf"), "--master", the_cluster.master_url, "--job", "build_recommendations"],
             capture_output=True, text=True, env=app_env(), timeout=600, cwd=root,
         )  # fmt: skip
@@ -324,9 +324,16 @@ def submit(stack: Stack, ws: Path, job: str, args: list[str], ui_port: int) -> s
 
 def test_package_builds_a_packed_venv_and_doctor_passes_on_both_workers(stack: Stack) -> None:
     manifest = json.loads((stack.bundle / "manifest.json").read_text())
-    assert manifest["format"] == "venv" and manifest["python_bundle"] == "sparkjobs-env.tar.gz"
+    assert (
+        manifest["format"] == "venv" and manifest["python_bundle"] == "sparkjobs_recommendations-env.tar.gz"
+    )
     names = {d["name"] for d in manifest["distributions"]}
-    assert {"pydantic", "pydantic-core", "pyyaml"} <= names
+    # the app's wheel plus the framework's, built from its editable install: two distributions
+    assert {"sparkjobs", "pydantic", "pydantic-core", "pyyaml"} <= names
+    assert {Path(w).name.split("-")[0] for w in manifest["wheels"]} >= {
+        "sparkjobs",
+        "sparkjobs_recommendations",
+    }
     assert not names & {"pyspark", "py4j", "pytest", "ruff", "mypy", "hypothesis", "fastapi", "pandas"}
     assert f"--master {stack.cluster.master_url}" in stack.package_out.replace(" \\\n    ", " ")
 

@@ -8,4 +8,7 @@ input, ``python -m recommendations.demo`` runs the whole chain once. See docs/re
 Importing this package never imports pyspark.
 """
 
+#: the one version source (apps/recommendations/pyproject.toml reads it)
+__version__ = "0.1.0"
+
 __all__: list[str] = []
