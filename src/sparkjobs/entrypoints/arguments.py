@@ -39,8 +39,11 @@ _BOOL_WORD_ONLY = frozenset({"dry_run"})
 _JOB_KEYS = frozenset({"module_name", "job"})
 _JSON_KEYS = frozenset({"job_config", "json"})
 _SINGLE_KEYS = frozenset(
-    {"service_provider", "env", "conf_dir", "partitions", "salt", "event_date", "run_id", "log_format"}
-)
+    {
+        "service_provider", "env", "conf_dir", "project_dir", "partitions", "salt", "event_date", "run_id",
+        "log_format",
+    }
+)  # fmt: skip
 _LOG_FORMATS = ("auto", "json", "console")
 
 
@@ -290,10 +293,12 @@ def parse_args(argv: Sequence[str], platform: Platform) -> ParsedArgs:
     partitions = single("partitions")
     salt = single("salt")
     conf_dir = single("conf_dir")
+    project_dir = single("project_dir")
     request = RunRequest(
         job=c.job[0],
         env=single("env"),
         conf_dir=Path(conf_dir) if conf_dir else None,
+        project_dir=Path(project_dir) if project_dir else None,
         config_files=tuple(c.config_files),
         params=tuple(c.params),
         json_config=c.json[1] if c.json else None,

@@ -96,6 +96,8 @@ def _run_options(
         pairs.append(("--env", request.env))
     if request.conf_dir is not None:
         pairs.append(("--conf_dir", str(request.conf_dir)))
+    if request.project_dir is not None:
+        pairs.append(("--project_dir", str(request.project_dir)))
     if request.config_files:
         files = [str(p) for p in request.config_files]
         bad = [f for f in files if "," in f]

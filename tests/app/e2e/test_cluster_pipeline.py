@@ -274,8 +274,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
         started = time.monotonic()
         bundle = root / "dist"
         pkg = subprocess.run(
-            [PY, "-m", "sparkjobs.cli", "package", "--out", str(bundle), "--project", str(ROOT / "apps" / "recommendations"), "--conf-dir",
-             str(ROOT / "conf"), "--master", the_cluster.master_url, "--job", "build_recommendations"],
+            [PY, "-m", "sparkjobs.cli", "package", "--out", str(bundle), "--project",
+             str(ROOT / "apps" / "recommendations"), "--conf-dir", str(ROOT / "conf"),
+             "--master", the_cluster.master_url, "--job", "build_recommendations"],
             capture_output=True, text=True, env=app_env(), timeout=600, cwd=root,
         )  # fmt: skip
         assert pkg.returncode == 0, pkg.stdout + pkg.stderr

@@ -379,6 +379,22 @@ def test_each_entry_point_injects_context_and_runs_the_job(
     assert result["master"] == ("local[*]" if provider == "container" else None)
 
 
+@pytest.mark.parametrize("main", [container.main, spark_submit.main, databricks.main, glue.main])
+def test_project_dir_roots_the_run_report_not_the_cwd(
+    jobs: Path, tmp_path: Path, main: Callable[..., Any]
+) -> None:
+    """``--project_dir``, the platform spelling of ``sparkjobs run --project-dir``: relative runs go there."""
+    project = tmp_path / "project"
+    project.mkdir()
+    argv = ["--module_name", "acme.jobs.ctx_echo", "--has_spark", "false", "--conf_dir", str(jobs)]
+    code, payload, err = run(main, [*argv, "--project_dir", str(project), "--run_id", "r-proj"])
+    assert code == 0, err
+    assert payload is not None and payload["run_id"] == "r-proj"
+    assert (project / "runs" / "r-proj.json").is_file()
+    assert not (tmp_path / "runs").exists()  # the cwd (tmp_path) is not the project root here
+    assert parse_args([*argv, "--project-dir", "p"], container.PLATFORM).request.project_dir == Path("p")
+
+
 def test_seeds_ported_job_without_model_gets_yaml_typed_params(jobs: Path) -> None:
     argv = [
         "--module_name",
