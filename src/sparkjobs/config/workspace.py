@@ -11,8 +11,9 @@ One rule set for every command and entry point (``run``, ``config``, ``pipeline`
 * the conf dir is ``--conf-dir``, else ``$SPARKJOBS_CONF_DIR``, else ``<project root>/conf``; only the
   default may be absent (model defaults only), an explicit one must be a directory;
 * relative paths in the configuration — the runs folder, a SQLite ledger, job parameters named
-  ``path``/``dir`` or ``*_path``/``*_dir`` — are taken from the project root, never from the cwd,
-  so a command means the same from any folder of the project;
+  ``path``/``dir`` or ``*_path``/``*_dir``, a ``url: sqlite:///relative.db`` in a job's or a
+  service's settings — are taken from the project root, never from the cwd, so a command means
+  the same from any folder of the project;
 * the layers are built by :func:`sparkjobs.config.layers.load_layers` (precedence written there).
 """
 
@@ -39,6 +40,8 @@ DEFAULT_CONF_DIR = Path("conf")
 ENV_VARIABLE = "SPARKJOBS_ENV"
 CONF_DIR_VARIABLE = "SPARKJOBS_CONF_DIR"
 PROJECT_DIR_VARIABLE = "SPARKJOBS_PROJECT_DIR"
+#: ``sqlite:///relative.db``: a file relative to the project root (``sqlite:////abs.db`` is absolute)
+_SQLITE_PREFIX = "sqlite:///"
 #: a path with a scheme (s3a://, hdfs://, file:/...) is never joined to the project root
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
@@ -115,6 +118,14 @@ def is_path_key(key: str) -> bool:
     return key in {"path", "dir"} or key.endswith(("_path", "_dir"))
 
 
+def _is_rooted(key: str, value: object) -> bool:
+    """A value :func:`resolve_data_paths` takes from the project root: a path key's string, or a
+    database ``url`` naming a SQLite file."""
+    if not isinstance(value, str):
+        return False
+    return is_path_key(key) or (key == "url" and value.startswith(_SQLITE_PREFIX))
+
+
 @dataclass(frozen=True)
 class ConfigWorkspace:
     """A resolved environment, project root and conf dir, the extra ``--config`` files and the
@@ -133,6 +144,14 @@ class ConfigWorkspace:
         """``value`` taken from the project root when it is relative."""
         path = Path(value).expanduser()
         return path if path.is_absolute() else self.project_dir / path
+
+    def resolve_sqlite_url(self, value: str) -> str:
+        """``sqlite:///relative.db`` with its file taken from the project root; an absolute file
+        (``sqlite:////abs.db``), ``:memory:`` and every other scheme as written."""
+        rest = value[len(_SQLITE_PREFIX) :] if value.startswith(_SQLITE_PREFIX) else ""
+        if not rest or rest.startswith(("/", ":memory:", "?")):
+            return value
+        return _SQLITE_PREFIX + str((self.project_dir / rest).absolute())
 
     def resolve_data_path(self, value: str) -> str:
         """A path-like config value: a relative local path joined to the project root; an absolute
@@ -179,18 +198,20 @@ class ConfigWorkspace:
 def resolve_data_paths(
     tree: Mapping[str, Any], raw: set[Path_], workspace: ConfigWorkspace
 ) -> dict[str, Any]:
-    """A copy of a job's config tree with relative path values (keys per :func:`is_path_key`) taken
-    from the project root. ``raw`` (``--param`` text typed later) is resolved only when it reads as
-    a string, so ``-p output.path=null`` stays null."""
+    """A copy of a job's config tree with relative path values (keys per :func:`is_path_key`, and
+    ``url: sqlite:///relative.db``) taken from the project root. ``raw`` (``--param`` text typed
+    later) is resolved only when it reads as a string, so ``-p output.path=null`` stays null."""
 
     def walk(node: Any, path: Path_) -> Any:
         if isinstance(node, Mapping):
             return {k: walk(v, (*path, str(k))) for k, v in node.items()}
         key = path[-1] if path else ""
-        if not (isinstance(node, str) and is_path_key(key)):
+        if not _is_rooted(key, node):
             return node
         if path in raw and not isinstance(yaml.safe_load(node), str):
             return node
+        if key == "url":
+            return workspace.resolve_sqlite_url(node)
         return workspace.resolve_data_path(node)
 
     return dict(walk(tree, ()))
@@ -206,7 +227,12 @@ def with_path_defaults(model: type[BaseModel] | None, tree: Mapping[str, Any]) -
     for name, info in model.model_fields.items():
         key = info.alias or name
         default = None if info.default is PydanticUndefined else info.default
-        if is_path_key(key) and key not in out and isinstance(default, str) and default:
+        if default is None and info.default_factory is not None:
+            try:  # what pydantic would build; a factory of the validated data has no default here
+                default = info.default_factory()  # type: ignore[call-arg]
+            except (TypeError, ValueError):
+                default = None
+        if _is_rooted(key, default) and key not in out and default:
             out[key] = default
             continue
         nested = info.annotation
@@ -215,11 +241,7 @@ def with_path_defaults(model: type[BaseModel] | None, tree: Mapping[str, Any]) -
         if isinstance(out.get(key), Mapping):
             out[key] = with_path_defaults(nested, out[key])
         elif key not in out and isinstance(default, BaseModel):
-            paths = {
-                k: v
-                for k, v in default.model_dump(by_alias=True).items()
-                if is_path_key(k) and isinstance(v, str)
-            }
+            paths = {k: v for k, v in default.model_dump(by_alias=True).items() if _is_rooted(k, v)}
             if paths:  # only the path values: the rest keeps coming from the default instance's model
                 out[key] = with_path_defaults(nested, {**default.model_dump(by_alias=True), **paths})
     return out

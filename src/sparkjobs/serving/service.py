@@ -21,7 +21,7 @@ from sparkjobs.config.layers import LayeredConfig
 from sparkjobs.config.secrets import mask
 from sparkjobs.config.tree import nest
 from sparkjobs.config.validate import validate_model
-from sparkjobs.config.workspace import ConfigWorkspace
+from sparkjobs.config.workspace import ConfigWorkspace, resolve_data_paths
 from sparkjobs.errors import UsageError
 from sparkjobs.executor import RunRequest, parse_param, resolve_settings
 from sparkjobs.serving.registry import ServiceFactory, resolve_service
@@ -98,7 +98,8 @@ def prepare_service(
         path, value = parse_param(text)
         layered.apply(nest(("services", service_key, *path), value), "--param", raw=True)
     settings = resolve_settings(layered, RunRequest(job=service_key), workspace)
-    section = dict(settings.services.get(service_key, {}))
+    # relative paths and sqlite:///relative.db urls from the project root, as for a job's settings
+    section = resolve_data_paths(dict(settings.services.get(service_key, {})), set(), workspace)
     server_tree = dict(section.pop(SERVER_KEY, None) or {})
     if host is not None:
         server_tree["host"] = host

@@ -426,7 +426,11 @@ def conf_dir(tmp_path: Path) -> Path:
 def test_serve_layers_the_config_and_splits_off_the_server(conf_dir: Path) -> None:
     prepared = prepare_service("recommendations", conf_dir=conf_dir, environ={})
     assert (prepared.server.host, prepared.server.port) == ("0.0.0.0", 9001)
-    assert prepared.settings.services["recommendations"] == {"store": {"url": "sqlite:///from-base.db"}}
+    # a relative SQLite file is the project root's (the folder holding conf/), not the cwd's
+    root = conf_dir.parent
+    assert prepared.settings.services["recommendations"] == {
+        "store": {"url": f"sqlite:///{root}/from-base.db"}
+    }
     assert prepared.origin == "recommendations.api:build_service"
 
     overridden = prepare_service(

@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from sparkjobs.cli import cli
-from sparkjobs.config.workspace import ConfigWorkspace
+from sparkjobs.config.workspace import ConfigWorkspace, resolve_data_paths, with_path_defaults
 from sparkjobs.config_show import show_config
 from sparkjobs.errors import ConfigError
 from sparkjobs.executor import RunRequest, prepare
@@ -188,3 +188,42 @@ def test_a_models_relative_path_default_is_taken_from_the_root_too(
         key: (value, source) for key, value, source in show_config(RunRequest(job="acme.jobs.square"), {})
     }
     assert rows["jobs.square.output.path"] == (str(project / "out" / "default"), "default")
+
+
+def test_a_relative_sqlite_url_is_the_project_roots_file(project: Path, tmp_path: Path) -> None:
+    ws = ConfigWorkspace.resolve(environ={}, project_dir=project)
+    tree = {
+        "store": {"url": "sqlite:///data/serving/s.db"},
+        "absolute": {"url": "sqlite:////srv/s.db"},
+        "memory": {"url": "sqlite:///:memory:"},
+        "pg": {"url": "postgresql://api@db/serving"},
+        "note": "sqlite:///not/a/url/key.db",
+        "raw_null": {"url": "null"},
+    }
+    resolved = resolve_data_paths(tree, set(), ws)
+    assert resolved["store"]["url"] == f"sqlite:///{project}/data/serving/s.db"
+    assert resolved["absolute"] == {"url": "sqlite:////srv/s.db"}
+    assert resolved["memory"] == {"url": "sqlite:///:memory:"}
+    assert resolved["pg"] == {"url": "postgresql://api@db/serving"}
+    assert resolved["note"] == "sqlite:///not/a/url/key.db"  # only a `url` key is a database url
+    assert resolved["raw_null"] == {"url": "null"}
+
+
+def test_a_models_default_sqlite_url_from_a_factory_is_rooted_too(project: Path) -> None:
+    from pydantic import BaseModel, Field
+
+    class Store(BaseModel):
+        url: str = "sqlite:///data/serving/default.db"
+        db_schema: str | None = None
+
+    class LoadConfig(BaseModel):
+        store: Store = Field(default_factory=Store)
+        label: str = "x"
+
+    ws = ConfigWorkspace.resolve(environ={}, project_dir=project)
+    tree = resolve_data_paths(with_path_defaults(LoadConfig, {}), set(), ws)
+    assert LoadConfig.model_validate(tree).store.url == f"sqlite:///{project}/data/serving/default.db"
+    kept = resolve_data_paths(
+        with_path_defaults(LoadConfig, {"store": {"url": "sqlite:////a.db"}}), set(), ws
+    )
+    assert LoadConfig.model_validate(kept).store.url == "sqlite:////a.db"
