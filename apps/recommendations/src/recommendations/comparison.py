@@ -38,15 +38,15 @@ def _all_models() -> list[EvaluatedModel]:
 
 
 def _default_knn_grid() -> dict[str, list[GridValue]]:
-    return {"shrinkage": [0.0, 10.0], "popularity_penalty": [0.0, 0.3]}
+    return {"min_cooccurrence": [1, 2]}
 
 
 def _default_ease_grid() -> dict[str, list[GridValue]]:
-    return {"l2": [100.0, 200.0], "popularity_penalty": [0.2, 0.3]}
+    return {"l2": [100.0, 400.0], "popularity_penalty": [0.0, 0.3]}
 
 
 def _default_als_grid() -> dict[str, list[GridValue]]:
-    return {"rank": [32, 64], "alpha": [20.0, 40.0]}
+    return {"alpha": [10.0, 20.0, 40.0]}
 
 
 def _checked(base: BaseModel, grid: dict[str, list[GridValue]], where: str) -> dict[str, list[GridValue]]:
