@@ -35,16 +35,19 @@ from recommendations.tuning import Trial, best
 pytestmark = pytest.mark.spark
 
 CATALOG_ITEMS = 9_066
-SLICE_USERS = 40  # users 1..40: 6,873 ratings of 3,061 items
+SLICE_USERS = 25  # users 1..25: 4,781 ratings of 2,481 items
 EASE = EaseParams(l2=50.0, popularity_penalty=0.0)
 ALS = AlsParams(rank=8, max_iter=5, blocks=1)
 SPEC = {
+    # popularity has nothing to tune (hand-checked below); item-kNN's tuning runs through the same
+    # loop (and is checked on the evaluate job in test_recommendations_jobs.py)
+    "models": ["ease", "als"],
     "cutoffs": [10],
     "curve_max_k": 10,
     "ease": EASE.model_dump(),
     "als": ALS.model_dump(),
     "tuning": {
-        "item_knn": {"min_cooccurrence": [1, 2]},
+        "item_knn": {},
         "ease": {"l2": [5.0, 500.0]},
         "als": {"alpha": [1.0, 40.0]},
     },
@@ -58,7 +61,7 @@ def sliced(spark: Any) -> Iterator[Any]:
     events, catalog = load()
     assert len(catalog) == CATALOG_ITEMS
     rows = events[events["user_id"] <= SLICE_USERS][["user_id", "item_id", "rating", "timestamp"]]
-    assert len(rows) == 6_873
+    assert len(rows) == 4_781
     df = spark.createDataFrame(rows, "user_id int, item_id int, rating double, timestamp bigint").persist()
     yield df
     df.unpersist()
@@ -96,13 +99,13 @@ def flipped_test_ratings(df: Any) -> Any:
     return train.unionByName(turned)
 
 
-# twelve fits on 6,873 ratings: ~1-2 minutes on an idle 2-core machine
+# nine fits on 4,781 ratings: ~2 minutes on the shared 2-core machine at load ~6
 @pytest.mark.timeout(900)
 def test_parameters_are_chosen_on_validation_and_the_test_part_is_never_read(sliced: Any) -> None:
     spec = ComparisonSpec.model_validate(SPEC)
     comparison = compare(sliced, CATALOG_ITEMS, spec)
     report = tuning_report(comparison)
-    assert list(report["models"]) == ["item_knn", "ease", "als"]
+    assert list(report["models"]) == ["ease", "als"]
     for name, tuned in report["models"].items():
         grid = spec.tuning.grid(name)
         ((param, values),) = grid.items()
@@ -119,6 +122,7 @@ def test_parameters_are_chosen_on_validation_and_the_test_part_is_never_read(sli
     params = ModelParams(top_n=10)
     data = holdout(sliced, 0.2, params.positive_rating)
     validation = holdout(data.train, 0.2, params.positive_rating)
+    truth = data.truth
     try:
         chosen = EASE.model_copy(update=report["models"]["ease"]["chosen"])
         again = run_model(
@@ -133,12 +137,19 @@ def test_parameters_are_chosen_on_validation_and_the_test_part_is_never_read(sli
     assert again.metrics[10].hit_rate == trial["hit_rate"]
     assert again.metrics[10].coverage == trial["coverage"]
 
-    # other test ratings, same training part: the same trials, other test numbers
-    only_ease = ComparisonSpec.model_validate({**SPEC, "models": ["ease"]})
+    # other test ratings, same training part: the same validation scores, other test numbers
+    only_ease = ComparisonSpec.model_validate({**SPEC, "models": ["ease"], "tuning": {"ease": {"l2": [5.0]}}})
     turned = compare(flipped_test_ratings(sliced), CATALOG_ITEMS, only_ease)
-    assert turned.results["ease"].tuning == comparison.results["ease"].tuning
+
+    def scores(trials: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [(t["params"], t["hit_rate"], t["coverage"]) for t in trials if t["params"] == {"l2": 5.0}]
+
+    assert scores(turned.results["ease"].tuning) == scores(comparison.results["ease"].tuning)
+    assert len(scores(turned.results["ease"].tuning)) == 1
     assert turned.validation_users == comparison.validation_users
-    assert turned.users != comparison.users
+    flipped = holdout(flipped_test_ratings(sliced), 0.2, params.positive_rating)
+    flipped.release()
+    assert flipped.truth != truth  # the test part did change
 
 
 # Hand-checked hold-out: 4 users x 5 ratings (t = 1..5); the last of each is the test set
