@@ -99,7 +99,7 @@ def flipped_test_ratings(df: Any) -> Any:
     return train.unionByName(turned)
 
 
-# nine fits on 4,781 ratings: ~2 minutes on the shared 2-core machine at load ~6
+# nine fits on 4,781 ratings: ~3 minutes on the shared 2-core machine at load 8-12
 @pytest.mark.timeout(900)
 def test_parameters_are_chosen_on_validation_and_the_test_part_is_never_read(sliced: Any) -> None:
     spec = ComparisonSpec.model_validate(SPEC)
