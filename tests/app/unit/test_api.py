@@ -520,3 +520,14 @@ def test_serve_on_a_port_in_use_is_exit_2_naming_the_port(conf_dir: Path, tmp_pa
         )
     assert result.exit_code == 2, result.output
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_the_source_field_names_every_servable_model_and_the_fallback() -> None:
+    from typing import get_args
+
+    from recommendations.api.models import RecommendedItem
+    from recommendations.models import ModelName
+
+    description = RecommendedItem.model_json_schema()["properties"]["source"]["description"]
+    for source in (*get_args(ModelName), "popular"):
+        assert source in description, source

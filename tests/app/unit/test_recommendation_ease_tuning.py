@@ -43,11 +43,15 @@ def test_cells_map_known_pairs_to_rows_and_columns() -> None:
     assert cells(pairs, users=np.array([], dtype=np.int64), items=np.array([10])).shape == (0, 2)
 
 
-def test_the_tuner_takes_the_best_hit_rate_among_settings_with_enough_coverage() -> None:
+def test_the_tuner_takes_the_best_validation_hit_rate_ties_by_coverage_then_grid_order() -> None:
     trials = [Trial({"a": 1}, 0.50, 0.05), Trial({"a": 2}, 0.48, 0.12), Trial({"a": 3}, 0.48, 0.20)]
-    assert best(trials, min_coverage=0.10) == 1  # 0.50 lacks coverage; 1 and 3 tie: the earlier wins
-    assert best(trials, min_coverage=0.0) == 0
+    assert best(trials) == 0  # by hit rate alone (the default: no coverage floor)
+    assert best(trials, min_coverage=0.10) == 2  # 0.50 lacks coverage; 2 and 3 tie: more coverage wins
     assert best(trials, min_coverage=0.5) == 0  # none qualifies: the best hit rate overall
+    same = [Trial({"a": 1}, 0.4, 0.1), Trial({"a": 2}, 0.4, 0.1), Trial({"a": 3}, 0.3, 0.9)]
+    assert best(same) == 0  # a full tie: the earlier combination of the grid
+    with pytest.raises(ValueError, match="no trials"):
+        best([])
 
 
 def test_grid_combinations_in_order_and_bad_grids_named() -> None:
@@ -70,6 +74,11 @@ def test_grid_combinations_in_order_and_bad_grids_named() -> None:
 def test_the_comparison_spec_refuses_bad_settings() -> None:
     with pytest.raises(ValueError, match="unknown parameter"):
         ComparisonSpec.model_validate({"tuning": {"ease": {"lambda": [1.0]}}})
+    with pytest.raises(ValueError, match=r"tuning.als: unknown parameter\(s\) \['ranks'\]"):
+        ComparisonSpec.model_validate({"tuning": {"als": {"ranks": [8]}}})
+    with pytest.raises(ValueError, match=r"tuning\.als: .* is not a valid setting"):
+        ComparisonSpec.model_validate({"tuning": {"als": {"rank": [0]}}})
+    assert ComparisonSpec().tuning.grid("popularity") == {}
     with pytest.raises(ValueError, match="cutoffs"):
         ComparisonSpec.model_validate({"cutoffs": []})
     with pytest.raises(ValueError, match="listed twice"):

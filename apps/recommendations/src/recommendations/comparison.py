@@ -1,14 +1,21 @@
-"""Every recommender on the same hold-out, item-kNN and EASE^R tuned on a validation split first.
+"""Every recommender on the same hold-out, item-kNN, EASE^R and ALS tuned on a validation split first.
 
 :class:`ComparisonSpec` is the shared configuration (``evaluate_recommendations`` and
 ``python -m recommendations.compare``); :func:`compare` runs it; :func:`default_model` reads the
-verdict: the servable model with the best HitRate@K whose catalog coverage is not below item-kNN's.
+verdict: the servable model with the best HitRate@K whose catalog coverage is not below item-kNN's;
+:func:`tuning_report` is what the tuning tried and chose, on validation only.
+
+Protocol: the test part is held out first (:func:`recommendations.evaluation.holdout`); the
+validation split is carved from the *training* part alone, the same way; every grid combination is
+fitted on the validation split's training part and scored on its held-out positives; the best by
+validation HitRate@K (:func:`recommendations.tuning.best`, ties: higher validation coverage, then
+grid order) is fitted on the whole training part and scored on the test part, once per model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -16,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from recommendations.evaluation import ModelResult, holdout, run_model
 from recommendations.model import ModelParams
 from recommendations.models import AlsParams, EaseParams, make_recommender
-from recommendations.tuning import GridValue, Trial, combinations, tune
+from recommendations.tuning import GridValue, Trial, best, combinations, tune
 from sparkjobs.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -31,11 +38,15 @@ def _all_models() -> list[EvaluatedModel]:
 
 
 def _default_knn_grid() -> dict[str, list[GridValue]]:
-    return {"shrinkage": [0.0, 10.0], "popularity_penalty": [0.0, 0.3]}
+    return {"min_cooccurrence": [1, 2]}
 
 
 def _default_ease_grid() -> dict[str, list[GridValue]]:
-    return {"l2": [100.0, 200.0], "popularity_penalty": [0.2, 0.3]}
+    return {"l2": [100.0, 400.0], "popularity_penalty": [0.0, 0.3]}
+
+
+def _default_als_grid() -> dict[str, list[GridValue]]:
+    return {"alpha": [10.0, 20.0, 40.0]}
 
 
 def _checked(base: BaseModel, grid: dict[str, list[GridValue]], where: str) -> dict[str, list[GridValue]]:
@@ -56,13 +67,19 @@ class TuningSpec(BaseModel):
         0.2, gt=0.0, lt=1.0, description="share of each user's latest *training* ratings used to tune"
     )
     min_coverage: float = Field(
-        0.10, ge=0.0, le=1.0, description="combinations with a lower validation coverage are not chosen"
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="combinations with a lower validation coverage are not chosen (0: off, the default)",
     )
     item_knn: dict[str, list[GridValue]] = Field(
         default_factory=_default_knn_grid, description="grid over `params.*` (item-kNN)"
     )
     ease: dict[str, list[GridValue]] = Field(
         default_factory=_default_ease_grid, description="grid over `ease.*`"
+    )
+    als: dict[str, list[GridValue]] = Field(
+        default_factory=_default_als_grid, description="grid over `als.*`"
     )
 
     @field_validator("item_knn")
@@ -74,6 +91,16 @@ class TuningSpec(BaseModel):
     @classmethod
     def _ease_keys(cls, grid: dict[str, list[GridValue]]) -> dict[str, list[GridValue]]:
         return _checked(EaseParams(), grid, "tuning.ease")
+
+    @field_validator("als")
+    @classmethod
+    def _als_keys(cls, grid: dict[str, list[GridValue]]) -> dict[str, list[GridValue]]:
+        return _checked(AlsParams(), grid, "tuning.als")
+
+    def grid(self, model: str) -> dict[str, list[GridValue]]:
+        """The grid of ``model`` (empty for popularity, which has nothing to tune)."""
+        grids = {"item_knn": self.item_knn, "ease": self.ease, "als": self.als}
+        return grids.get(model, {})
 
 
 class ComparisonSpec(BaseModel):
@@ -115,7 +142,8 @@ class Comparison:
     users: int
     catalog_size: int
     results: dict[str, ModelResult]
-    tuned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: evaluated users of the validation split (``None``: nothing was tuned)
+    validation_users: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +157,32 @@ class Comparison:
             "default_model": default_model(self),
             "models": {name: r.to_dict() for name, r in self.results.items()},
         }
+
+
+TIE_BREAK = "higher validation coverage@{k}, then the earlier combination of the grid"
+
+
+def tuning_report(comparison: Comparison) -> dict[str, Any]:
+    """The grids, every validation trial and the chosen combination per tuned model (no test number)."""
+    spec = comparison.spec
+    models = {}
+    for name, result in comparison.results.items():
+        if not result.tuning:
+            continue
+        trials = [Trial(t["params"], t["hit_rate"], t["coverage"]) for t in result.tuning]
+        models[name] = {
+            "grid": spec.tuning.grid(name),
+            "trials": result.tuning,
+            "chosen": result.tuning[best(trials, spec.tuning.min_coverage)]["params"],
+        }
+    return {
+        "k": spec.k,
+        "validation_fraction": spec.tuning.validation_fraction,
+        "validation_users": comparison.validation_users,
+        "rule": f"highest validation HitRate@{spec.k}; ties: {TIE_BREAK.format(k=spec.k)}"
+        + (f"; validation coverage >= {spec.tuning.min_coverage:g}" if spec.tuning.min_coverage else ""),
+        "models": models,
+    }
 
 
 def default_model(comparison: Comparison) -> str | None:
@@ -153,49 +207,41 @@ def compare(
     """Tune (on validation), then fit every model of ``spec.models`` on the training part and score it."""
     top_n = max([*spec.cutoffs, spec.curve_max_k])
     params = spec.params.model_copy(update={"top_n": top_n})
-    ease, als = spec.ease, spec.als
+    chosen: dict[str, Any] = {"item_knn": params, "ease": spec.ease, "als": spec.als}
 
-    def make(name: str, p: ModelParams = params, e: EaseParams = ease) -> Any:
-        return make_recommender(name, p, ease=e, als=als, salt_buckets=salt_buckets)
+    def make(name: str, **override: Any) -> Any:
+        p = {**chosen, **override}
+        return make_recommender(name, p["item_knn"], ease=p["ease"], als=p["als"], salt_buckets=salt_buckets)
 
     data = holdout(interactions, spec.test_fraction, params.positive_rating)
     trials: dict[str, list[Trial]] = {}
+    validation_users = None
     try:
-        wants_knn = "item_knn" in spec.models and spec.tuning.item_knn
-        wants_ease = "ease" in spec.models and spec.tuning.ease
-        if wants_knn or wants_ease:
+        tuned = [name for name in spec.models if spec.tuning.grid(name)]
+        if tuned:
+            # carved from the training part only: the test part is not in data.train
             validation = holdout(data.train, spec.tuning.validation_fraction, params.positive_rating)
+            validation_users = len(validation.truth)
             try:
-                if wants_knn:
-                    params, trials["item_knn"] = tune(
-                        params,
-                        spec.tuning.item_knn,
-                        lambda p: make("item_knn", p),
+                for name in tuned:
+                    chosen[name], trials[name] = tune(
+                        chosen[name],
+                        spec.tuning.grid(name),
+                        lambda p, name=name: make(name, **{name: p}),  # type: ignore[misc]
                         validation,
                         catalog_size=catalog_size,
                         k=spec.k,
                         min_coverage=spec.tuning.min_coverage,
-                        where="tuning.item_knn",
-                        log=log,
-                    )
-                if wants_ease:
-                    ease, trials["ease"] = tune(
-                        ease,
-                        spec.tuning.ease,
-                        lambda e: make("ease", e=e),
-                        validation,
-                        catalog_size=catalog_size,
-                        k=spec.k,
-                        min_coverage=spec.tuning.min_coverage,
-                        where="tuning.ease",
+                        where=f"tuning.{name}",
                         log=log,
                     )
             finally:
                 validation.release()
+        params, ease, als = chosen["item_knn"], chosen["ease"], chosen["als"]
         curve = range(1, spec.curve_max_k + 1)
         results: dict[str, ModelResult] = {}
         for name in spec.models:
-            result = run_model(make(name, params, ease), data, catalog_size, spec.cutoffs, curve)
+            result = run_model(make(name), data, catalog_size, spec.cutoffs, curve)
             results[name] = ModelResult(
                 **{
                     **result.__dict__,
@@ -210,7 +256,7 @@ def compare(
             )
     finally:
         data.release()
-    return Comparison(spec, len(data.truth), catalog_size, results)
+    return Comparison(spec, len(data.truth), catalog_size, results, validation_users)
 
 
 def _params_of(name: str, params: ModelParams, ease: EaseParams, als: AlsParams) -> dict[str, Any]:

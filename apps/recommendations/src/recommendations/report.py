@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from recommendations.comparison import Comparison
@@ -51,6 +51,35 @@ def markdown_params(comparison: Comparison) -> str:
         tuned = f" (chosen among {len(r.tuning)} on the validation split)" if r.tuning else ""
         lines.append(f"- **{name}**{tuned}: {params}")
     return "\n".join(lines) + "\n"
+
+
+def markdown_tuning(report: dict[str, Any]) -> str:
+    """One table per tuned model of :func:`recommendations.comparison.tuning_report`: every grid
+    combination with its validation HitRate@K and coverage@K, the chosen one in bold."""
+    k = report["k"]
+    out = [
+        f"Validation split: each user's last {report['validation_fraction']:.0%} of *training* ratings "
+        f"({report['validation_users']} users with a validation positive). Rule: {report['rule']}.",
+        "",
+    ]
+    for name, tuned in report["models"].items():
+        names = list(tuned["grid"])
+        grid = "; ".join(f"`{n}` ∈ {{{', '.join(str(v) for v in tuned['grid'][n])}}}" for n in names)
+        out += [
+            f"**{name}** — grid {grid} ({len(tuned['trials'])} combinations):",
+            "",
+            "| " + " | ".join(names) + f" | validation HitRate@{k} | validation coverage@{k} | seconds |",
+            "|" + "---:|" * (len(names) + 3),
+        ]
+        for trial in tuned["trials"]:
+            mark = "**" if trial["params"] == tuned["chosen"] else ""
+            cells = [f"{mark}{trial['params'][n]}{mark}" for n in names]
+            out.append(
+                f"| {' | '.join(cells)} | {mark}{trial['hit_rate']:.4f}{mark} | "
+                f"{mark}{trial['coverage']:.2%}{mark} | {trial.get('seconds', 0.0):.0f} |"
+            )
+        out += ["", f"chosen: {', '.join(f'`{n}={v}`' for n, v in tuned['chosen'].items())}", ""]
+    return "\n".join(out)
 
 
 def plot_hit_rate(comparison: Comparison, path: Path) -> None:

@@ -2,9 +2,10 @@
 
 A grid is ``{parameter: [values]}`` over the fields of a model's parameters; every combination
 (in the grid's order) is fitted on the validation split's training part and scored on its
-held-out positives. The best is the highest HitRate@K among the combinations whose catalog
-coverage is at least ``min_coverage`` (when none reaches it: the highest HitRate@K overall);
-ties keep the earlier combination, so a rerun picks the same one.
+held-out positives. The best is the highest validation HitRate@K; a tie goes to the higher
+validation catalog coverage@K, then to the earlier combination of the grid, so a rerun picks the
+same one. ``min_coverage`` (0 by default: off) leaves out combinations with a lower validation
+coverage, unless none reaches it.
 """
 
 from __future__ import annotations
@@ -33,9 +34,15 @@ class Trial:
     params: dict[str, GridValue]
     hit_rate: float
     coverage: float
+    seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"params": self.params, "hit_rate": self.hit_rate, "coverage": self.coverage}
+        return {
+            "params": self.params,
+            "hit_rate": self.hit_rate,
+            "coverage": self.coverage,
+            "seconds": round(self.seconds, 1),
+        }
 
 
 def combinations(
@@ -61,12 +68,12 @@ def combinations(
     return out
 
 
-def best(trials: Sequence[Trial], min_coverage: float) -> int:
+def best(trials: Sequence[Trial], min_coverage: float = 0.0) -> int:
     """Index of the best trial (see the module docstring)."""
     if not trials:
         raise ValueError("no trials to choose from")
     eligible = [i for i, t in enumerate(trials) if t.coverage >= min_coverage] or list(range(len(trials)))
-    return max(eligible, key=lambda i: (trials[i].hit_rate, -i))
+    return max(eligible, key=lambda i: (trials[i].hit_rate, trials[i].coverage, -i))
 
 
 def tune(
@@ -89,6 +96,10 @@ def tune(
     for combo, params in candidates:
         result = run_model(make(params), validation, catalog_size, [k])
         m = result.metrics[k]
-        trials.append(Trial(combo, m.hit_rate, m.coverage))
-        log(f"tuning {where} {combo}: validation HitRate@{k} {m.hit_rate:.4f}, coverage {m.coverage:.2%}")
+        seconds = result.train_seconds + result.score_seconds
+        trials.append(Trial(combo, m.hit_rate, m.coverage, seconds))
+        log(
+            f"tuning {where} {combo}: validation HitRate@{k} {m.hit_rate:.4f}, coverage {m.coverage:.2%} "
+            f"({seconds:.0f} s)"
+        )
     return candidates[best(trials, min_coverage)][1], trials

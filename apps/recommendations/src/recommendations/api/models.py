@@ -13,7 +13,12 @@ class RecommendedItem(BaseModel):
     title: str | None
     score: float
     rank: int
-    source: str = Field(description="item_knn (personal) or popular")
+    source: str = Field(
+        description=(
+            "who ranked the item: the model the build served (item_knn, ease or als: personal to the "
+            "user) or popular (the popularity fallback, also every item of an unknown user)"
+        )
+    )
 
 
 class RecommendationsResponse(BaseModel):

@@ -2,7 +2,7 @@
 
 Input: every rating delivered up to the logical date (the latest per user-item, from bronze) and
 the catalog. Each user's last ``test_fraction`` of ratings by time is held out; popularity,
-item-kNN, EASE^R and ALS learn from the rest, item-kNN and EASE^R after tuning on a validation
+item-kNN, EASE^R and ALS learn from the rest, the last three after tuning on a validation
 split of the training part (see :mod:`recommendations.comparison` and
 :mod:`recommendations.evaluation` for the exact definitions).
 
