@@ -67,6 +67,8 @@ class Point:
     agreement: dict[str, list[int]] = field(default_factory=dict)
     #: "done", or why it did not finish (then the times are those it had had)
     status: str = "done"
+    #: seconds the shared SparkSession of this point's invocation took to start (not counted)
+    session_s: float = 0.0
 
     @property
     def identical(self) -> bool:
@@ -204,7 +206,7 @@ def _agreement(p: Point) -> str:
     return f"{verdict}: top-N {rec[0]:,}/{rec[1]:,} rows, {rec[2]:,} differ ({tables})"
 
 
-def render(points: list[Point], session_s: float, partitions: int) -> str:
+def render(points: list[Point], partitions: int) -> str:
     rows = []
     for p in points:
         if p.status != "done":
@@ -231,6 +233,8 @@ def render(points: list[Point], session_s: float, partitions: int) -> str:
             f"(fixed part ≈ {fixed:.1f} s), the anchor by {per_m_anchor:.1f} s per million."
         )
     checks = [f"- {p.events:,} events: {_agreement(p)}" for p in done]
+    known_starts = sorted({f"{p.session_s:.1f} s" for p in points if p.session_s > 0})
+    starts = " / ".join(known_starts) if known_starts else "not recorded"
     return "\n".join(
         [
             START,
@@ -239,8 +243,8 @@ def render(points: list[Point], session_s: float, partitions: int) -> str:
             f"Measured by `bench/bench_scale.py` on {time.strftime('%Y-%m-%d')}: {machine()}; synthetic "
             f"events over {DAYS} days (users = events / 50, items = events / 100, 1% re-sent, 10 "
             f"malformed lines), window = all {DAYS} days; Spark local[2] with {partitions} shuffle "
-            f"partitions, one SparkSession for all sizes measured in one invocation (started in "
-            f"{session_s:.1f} s, not counted; an untimed run at the smallest size warmed it up); DuckDB with "
+            f"partitions, one SparkSession for all sizes measured in one invocation (its start, {starts}, "
+            "is not counted; an untimed run at a small size warmed it up first); DuckDB with "
             "2 threads in its own process; one run per size. The load column is `uptime`'s 1/5/15-minute "
             "load averages before → after the size: other sessions shared the 2 cores, so a load above 2 "
             "means both engines had less than the whole machine.",
@@ -279,7 +283,20 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument(
         "--time-limit-s", type=float, default=None, help="per size: cancel our Spark jobs after this long"
     )
+    parser.add_argument(
+        "--warmup-size",
+        type=int,
+        default=None,
+        help="events of the untimed warm-up (default: the smallest size)",
+    )
+    parser.add_argument(
+        "--render-only", action="store_true", help="measure nothing: the section from --points alone"
+    )
     args = parser.parse_args(argv)
+    if args.render_only:
+        if args.points is None or not args.points.exists():
+            raise SystemExit("--render-only needs --points FILE written by an earlier run")
+        return report(list(load_points(args.points).values()), args)
     try:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     except ValueError:
@@ -299,9 +316,11 @@ def main(argv: list[str] | None = None) -> str:
     session_s = time.perf_counter() - started
     try:
         if not args.no_warmup:  # otherwise the first size pays the JVM's warm-up and the curve bends down
-            measure(min(sizes), work / "warmup", provider, args.partitions)
+            measure(args.warmup_size or min(sizes), work / "warmup", provider, args.partitions)
+            shutil.rmtree(work / "warmup", ignore_errors=True)
         for size in sizes:
             point = measure(size, work / f"n{size}", provider, args.partitions, args.time_limit_s)
+            point.session_s = session_s
             print(
                 f"{size:,} events: ours {point.ours_s:.1f}s, anchor {point.anchor_s:.1f}s, "
                 f"load {_load(point.load_before)} -> {_load(point.load_after)}, {_agreement(point)}",
@@ -315,8 +334,12 @@ def main(argv: list[str] | None = None) -> str:
         provider.close()
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
-    points = [known[k] for k in sorted(known)]
-    section = render(points, session_s, args.partitions)
+    return report(list(known.values()), args)
+
+
+def report(points: list[Point], args: argparse.Namespace) -> str:
+    points = sorted(points, key=lambda p: p.events)
+    section = render(points, args.partitions)
     print(section)
     target = args.plot or (None if args.no_write else PLOT)
     if target is not None:
