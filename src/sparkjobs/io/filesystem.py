@@ -124,6 +124,9 @@ class HadoopFileSystem:
         self._file_util: Any = jvm.org.apache.hadoop.fs.FileUtil
         self._join: Any = jvm.org.apache.hadoop.util.StringUtils.join
         self._as_list: Any = jvm.java.util.Arrays.asList
+        self._arraycopy: Any = jvm.java.lang.System.arraycopy
+        self._object_class: Any = jvm.java.lang.Object
+        self._gateway: Any = spark.sparkContext._gateway
         default_fs = str(self._conf.get("fs.defaultFS") or "file:///")
         self._default_is_local = default_fs.startswith("file:")
         self._os = LocalFileSystem()
@@ -169,8 +172,8 @@ class HadoopFileSystem:
         if count == 0:
             return []
         parsed = parse_listing(
-            str(self._join(_SEPARATOR, self._as_list(self._file_util.stat2Paths(statuses)))),
-            str(self._join(_SEPARATOR, self._as_list(statuses))),
+            self._joined(self._file_util.stat2Paths(statuses), count),
+            self._joined(statuses, count),
             count,
         )
         if parsed is not None:
@@ -182,6 +185,17 @@ class HadoopFileSystem:
                 Entry(str(jstatus_path.getName()), str(jstatus_path.toString()), bool(status.isDirectory()))
             )
         return out
+
+    def _joined(self, array: Any, count: int) -> str:
+        """The ``toString()`` of each element of a Java array, joined by the separator, in the JVM.
+
+        py4j does not pass a ``Path[]`` where a method takes ``Object[]`` (``Arrays.asList``), so
+        the elements are first copied into an ``Object[]`` by ``System.arraycopy``, whose
+        parameters are plain ``Object``\\ s.
+        """
+        objects = self._gateway.new_array(self._object_class, count)
+        self._arraycopy(array, 0, objects, 0, count)
+        return str(self._join(_SEPARATOR, self._as_list(objects)))
 
     def list_dirs(self, path: str) -> list[str]:
         """Names of the sub-directories of ``path`` (sorted); an absent path has none."""

@@ -93,6 +93,6 @@ def test_texts_that_do_not_parse_fall_back_to_reading_entries_one_by_one(
     make_tree(root, ODD_NAMES, ["part-0.parquet", "_SUCCESS"])
     url = f"file://{root}"
     expected = sorted(hadoop_fs.entries(url), key=lambda e: e.name)
-    monkeypatch.setattr(hadoop_fs, "_join", lambda separator, items: "not what the JVM prints")
+    monkeypatch.setattr(hadoop_fs, "_joined", lambda array, count: "not what the JVM prints")
     assert sorted(hadoop_fs.entries(url), key=lambda e: e.name) == expected
     assert hadoop_fs.list_dirs(url) == sorted(ODD_NAMES)
