@@ -221,7 +221,11 @@ async def _drive(base_url: str, users: list[int], clients: int) -> tuple[list[fl
             nonlocal errors
             for user in queue:
                 started = time.perf_counter()
-                response = await client.get(f"/recommendations/{user}", params={"limit": LIMIT})
+                try:
+                    response = await client.get(f"/recommendations/{user}", params={"limit": LIMIT})
+                except httpx.TransportError:  # a dropped connection: counted, the run then stops
+                    errors += 1
+                    continue
                 latencies.append(time.perf_counter() - started)
                 errors += response.status_code != 200
 
@@ -292,7 +296,11 @@ def measure(store: str, servers: dict[str, Server], mix: list[int], args: argpar
             cpu = server.cpu_s()
             latencies, wall, errors = asyncio.run(_drive(server.base_url, mix, args.clients))
             if errors:
-                raise SystemExit(f"{name} ({store}): {errors} answers were not 200; see {server.log}")
+                raise SystemExit(
+                    f"{name} ({store}): {errors} of {len(mix):,} requests failed (not 200, or the connection "
+                    f"dropped; server {'running' if server.proc.poll() is None else 'exited'}):\n"
+                    + server.log.read_text()[-2000:]
+                )
             result.rounds[name].append(Round(latencies, wall, server.cpu_s() - cpu))
         print(
             f"{store} round {i + 1}: "

@@ -117,18 +117,16 @@ def measure(
     conf = write_conf(work, DAYS, partitions)
     load_before = list(os.getloadavg())
     started = time.perf_counter()
+    status, ingest, build = "done", 0.0, 0.0
     with PeakMemory() as peak, TimeLimit(provider.get(), time_limit_s) as limit:
         try:
             ingest, build = ours(conf, DAY, provider, [])
         except (Exception, SystemExit) as exc:  # a failed job may end in SystemExit
             if not limit.fired.is_set():
                 raise
-            spent = time.perf_counter() - started
-            print(f"{size:,} events: stopped after {spent:.0f} s ({type(exc).__name__})", flush=True)
-            return Point(
-                size, summary.raw_rows, spent, 0.0, peak.mib, 0.0, 0.0, load_before,
-                list(os.getloadavg()), status=f"stopped at the time limit of {time_limit_s:.0f} s",
-            )  # fmt: skip
+            ingest = time.perf_counter() - started
+            print(f"{size:,} events: ours stopped after {ingest:.0f} s ({type(exc).__name__})", flush=True)
+            status = f"stopped at the time limit of {time_limit_s:.0f} s"
     args = [str(raw), str(work / "duckdb"), DAY.isoformat(), str(DAYS), json.dumps(MODEL)]
     child = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("anchor_duckdb.py")), *args],
@@ -141,7 +139,9 @@ def measure(
         raise SystemExit(f"the DuckDB anchor failed at {size:,} events (exit {child.returncode})")
     load_after = list(os.getloadavg())
     anchor = json.loads(out.strip().splitlines()[-1])
-    agreement = compare_anchor(ours_outputs(work, DAY), work / "duckdb", DAY)
+    agreement = {}
+    if status == "done":
+        agreement = compare_anchor(ours_outputs(work, DAY), work / "duckdb", DAY)
     return Point(
         size,
         summary.raw_rows,
@@ -153,6 +153,7 @@ def measure(
         load_before,
         load_after,
         {table: list(counts) for table, counts in agreement.items()},
+        status,
     )
 
 
@@ -212,8 +213,8 @@ def render(points: list[Point], partitions: int) -> str:
         if p.status != "done":
             rows.append(
                 f"| {p.events:,} | not finished: {p.status} (ingest + build had run {p.ingest_s:.0f} s) | "
-                f"| | {p.ours_peak_mib:,.0f} MiB | not run | | — | {_load(p.load_before)} → "
-                f"{_load(p.load_after)} |"
+                f"| | {p.ours_peak_mib:,.0f} MiB | {p.anchor_s:.1f} s | {p.anchor_peak_mib:,.0f} MiB | "
+                f"> {p.ingest_s / p.anchor_s:.0f}x | {_load(p.load_before)} → {_load(p.load_after)} |"
             )
             continue
         rows.append(

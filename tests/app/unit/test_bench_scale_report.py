@@ -36,8 +36,9 @@ def test_render_only_reports_ratios_loads_and_an_unfinished_size(
 
     points = tmp_path / "points.json"
     stopped = point(
-        5_000_000, 1200.0, 0.0, build_s=0.0, ingest_s=1200.0, status="stopped at the time limit of 1200 s"
+        5_000_000, 1200.0, 60.0, build_s=0.0, ingest_s=1200.0, status="stopped at the time limit of 1200 s"
     )
+    stopped["agreement"] = {}
     disagreeing = point(1_000_000, 300.0, 30.0, agreement={"recommendations": [20, 20, 2]})
     points.write_text(json.dumps([stopped, point(100_000, 100.0, 4.0), disagreeing]))
     plot = tmp_path / "scale.png"
@@ -45,6 +46,8 @@ def test_render_only_reports_ratios_loads_and_an_unfinished_size(
     assert "| 100,000 | 50.0 s | 50.0 s | 100.0 s | 1,500 MiB | 4.0 s | 300 MiB | **25.0x** |" in section
     assert "| 1,000,000 |" in section and "**10.0x**" in section
     assert "| 5,000,000 | not finished: stopped at the time limit of 1200 s" in section
+    assert "| 60.0 s | 300 MiB | > 20x |" in section  # the anchor still ran: a lower bound of the ratio
+    assert "- 5,000,000 events" not in section  # nothing to compare
     assert "3.0 / 2.0 / 1.0 → 4.0 / 2.5 / 1.2" in section
     assert "- 100,000 events: identical: top-N 20/20 rows, 0 differ" in section
     assert "- 1,000,000 events: DIFFERENT: top-N 20/20 rows, 2 differ" in section
