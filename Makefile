@@ -60,6 +60,8 @@ bench: install-dev
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_loader.py --dsn $(BENCH_PG_DSN)
 	$(PY) bench/bench_overhead.py --spark
+	$(PY) bench/bench_api.py --pg-dsn $(BENCH_PG_DSN)
+	$(PY) bench/bench_scale.py
 
 # The model comparison of docs/recommendations.md (tables, docs/comparison/*.json|md|png), on MovieLens.
 compare: install-dev

@@ -7,8 +7,11 @@ Spark can read and write, with the same credentials.
 
 Paths on the local file system (``file:`` URIs, and scheme-less paths when the session's default
 file system is local) are served by the operating system directly: every Hadoop call from Python
-is a py4j round trip (a listing costs about four per entry), and a lake table with a few hundred
-partitions turned each write into thousands of them.
+is a py4j round trip, and a lake table with a few hundred partitions turned each write into
+thousands of them. On the other file systems a directory listing costs a fixed number of round
+trips whatever it holds (:meth:`HadoopFileSystem.entries`): one ``listStatus``, then the JVM joins
+the entries' paths and their ``FileStatus`` texts into two strings, instead of Python walking the
+Java ``FileStatus[]`` with about four calls per entry.
 
 :class:`LocalFileSystem` offers the same calls on local paths without a JVM.
 
@@ -22,6 +25,7 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -65,6 +69,44 @@ def partition_values(dir_names: list[str], column: str) -> list[str]:
     return [name[len(prefix) :] for name in dir_names if name.startswith(prefix)]
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a directory listing: its name, its full path as Hadoop spells it, and its kind."""
+
+    name: str
+    path: str
+    is_dir: bool
+
+
+#: what separates the entries in the JVM's joined texts (Spark escapes it in partition names)
+_SEPARATOR = "\n"
+
+
+def parse_listing(joined_paths: str, joined_statuses: str, count: int) -> list[Entry] | None:
+    """Entries from the two texts the JVM joined (``count`` entries); None when they do not parse.
+
+    ``joined_paths``: the entries' ``Path.toString()`` joined by ``\\n``; ``joined_statuses``: their
+    ``FileStatus.toString()``, which spells ``path=<path>; isDirectory=<true|false>``. A name with
+    the separator in it, or a ``FileStatus`` subclass that prints itself otherwise, gives None.
+    """
+    if count == 0:
+        return []
+    paths = joined_paths.split(_SEPARATOR)
+    statuses = joined_statuses.split(_SEPARATOR)
+    if len(paths) != count or len(statuses) != count:
+        return None
+    entries = []
+    for path, status in zip(paths, statuses, strict=True):
+        if f"path={path}; isDirectory=true" in status:
+            is_dir = True
+        elif f"path={path}; isDirectory=false" in status:
+            is_dir = False
+        else:
+            return None
+        entries.append(Entry(path.rsplit("/", 1)[-1], path, is_dir))
+    return entries
+
+
 class HadoopFileSystem:
     """The few file-system calls the lake needs, on the session's Hadoop configuration.
 
@@ -79,6 +121,12 @@ class HadoopFileSystem:
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
         # resolved once: each step of ``jvm.org.apache...`` is a round trip of its own
         self._path_class: Any = jvm.org.apache.hadoop.fs.Path
+        self._file_util: Any = jvm.org.apache.hadoop.fs.FileUtil
+        self._join: Any = jvm.org.apache.hadoop.util.StringUtils.join
+        self._as_list: Any = jvm.java.util.Arrays.asList
+        self._arraycopy: Any = jvm.java.lang.System.arraycopy
+        self._object_class: Any = jvm.java.lang.Object
+        self._gateway: Any = spark.sparkContext._gateway
         default_fs = str(self._conf.get("fs.defaultFS") or "file:///")
         self._default_is_local = default_fs.startswith("file:")
         self._os = LocalFileSystem()
@@ -110,29 +158,58 @@ class HadoopFileSystem:
         fs, jpath = self._path(path)
         return bool(fs.exists(jpath) and fs.getFileStatus(jpath).isDirectory())
 
+    def entries(self, path: str) -> list[Entry]:
+        """The entries directly under ``path`` (in listing order); an absent path has none.
+
+        A fixed number of py4j round trips per directory, whatever it holds (see the module
+        docstring); should the JVM's texts not parse, the entries are read one by one instead.
+        """
+        fs, jpath = self._path(path)
+        if not fs.exists(jpath):
+            return []
+        statuses = fs.listStatus(jpath)
+        count = len(statuses)
+        if count == 0:
+            return []
+        parsed = parse_listing(
+            self._joined(self._file_util.stat2Paths(statuses), count),
+            self._joined(statuses, count),
+            count,
+        )
+        if parsed is not None:
+            return parsed
+        out = []
+        for status in statuses:  # about four round trips per entry
+            jstatus_path = status.getPath()
+            out.append(
+                Entry(str(jstatus_path.getName()), str(jstatus_path.toString()), bool(status.isDirectory()))
+            )
+        return out
+
+    def _joined(self, array: Any, count: int) -> str:
+        """The ``toString()`` of each element of a Java array, joined by the separator, in the JVM.
+
+        py4j does not pass a ``Path[]`` where a method takes ``Object[]`` (``Arrays.asList``), so
+        the elements are first copied into an ``Object[]`` by ``System.arraycopy``, whose
+        parameters are plain ``Object``\\ s.
+        """
+        objects = self._gateway.new_array(self._object_class, count)
+        self._arraycopy(array, 0, objects, 0, count)
+        return str(self._join(_SEPARATOR, self._as_list(objects)))
+
     def list_dirs(self, path: str) -> list[str]:
         """Names of the sub-directories of ``path`` (sorted); an absent path has none."""
         local = self.local_path(path)
         if local is not None:
             return self._os.list_dirs(local)
-        fs, jpath = self._path(path)
-        if not fs.exists(jpath):
-            return []
-        return sorted(str(s.getPath().getName()) for s in fs.listStatus(jpath) if s.isDirectory())
+        return sorted(e.name for e in self.entries(path) if e.is_dir)
 
     def list_files(self, path: str) -> list[str]:
         """Full paths of the data files directly under ``path`` (hidden ``_``/``.`` files skipped)."""
         local = self.local_path(path)
         if local is not None:
             return self._os.list_files(local)
-        fs, jpath = self._path(path)
-        if not fs.exists(jpath):
-            return []
-        out = []
-        for status in fs.listStatus(jpath):
-            if status.isFile() and is_data_file(str(status.getPath().getName())):
-                out.append(str(status.getPath().toString()))
-        return sorted(out)
+        return sorted(e.path for e in self.entries(path) if not e.is_dir and is_data_file(e.name))
 
     def partitions(self, root: str, column: str) -> list[str]:
         """Values of the ``column=value`` directories directly under ``root`` (sorted)."""

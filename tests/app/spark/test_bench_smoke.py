@@ -53,4 +53,6 @@ def test_scale_benchmark_runs_and_plots(spark: Any, tmp_path: Path) -> None:
         ]
     )
     assert "| 1,500 |" in section and "| 3,000 |" in section
+    # every table of ours, the top-N list included, equals the anchor's at both sizes
+    assert "- 1,500 events: identical: top-N" in section and "- 3,000 events: identical: top-N" in section
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
