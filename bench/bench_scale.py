@@ -32,7 +32,7 @@ from bench_pipeline import MODEL, ours, write_conf
 
 from recommendations.sample_data import write_sample
 from recommendations.synthetic import SyntheticSpec
-from sparkjobs.spark.session import SessionProvider
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.spark.settings import SparkSettings
 
 START, END = "<!-- scale-curve:start -->", "<!-- scale-curve:end -->"

@@ -1,0 +1,147 @@
+"""The reference jobs on the DuckDB engine, in-process (no JVM): the hand-checked fixtures of the Spark
+tests (tests/app/spark/test_recommendations_jobs.py), with the same expected values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow.dataset as ds
+import pytest
+import yaml
+
+from sparkjobs.executor import RunRequest, execute, prepare
+from tests.app.spark.test_recommendations_jobs import (
+    AB,
+    AC,
+    AD,
+    BC,
+    DAY1,
+    DAY3,
+    A,
+    B,
+    C,
+    D,
+    Lake,
+    deliver_fixture,
+    r6,
+    ts,
+)
+
+
+class DuckLake(Lake):
+    def run(self, job: str, day: date, *params: str) -> dict[str, Any]:
+        request = RunRequest(
+            job=job, conf_dir=self.conf, event_date=day, params=list(params), engine="duckdb"
+        )
+        return dict(execute(prepare(request, {})))
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Iterator[DuckLake]:
+    root, conf = tmp_path / "lake", tmp_path / "conf"
+    (conf / "base").mkdir(parents=True)
+    model = {"min_cooccurrence": 1, "top_k": 2, "top_n": 2, "max_items_per_user": 100, "popular_pool": 10}
+    settings = {
+        "engine": {"duckdb": {"threads": 2}},
+        "observability": {"runs_dir": str(tmp_path / "runs"), "write_textfile": False, "write_report": False},
+        "jobs": {
+            "ingest_events": {
+                "raw_path": str(root / "raw" / "events"),
+                "bronze_path": str(root / "bronze"),
+                "quarantine_path": str(root / "quarantine"),
+            },
+            "build_recommendations": {
+                "bronze_path": str(root / "bronze"),
+                "catalog_path": str(root / "raw" / "catalog" / "movies.csv"),
+                "silver_path": str(root / "silver"),
+                "gold_path": str(root / "gold"),
+                "catalog_quarantine_path": str(root / "quarantine_catalog"),
+                "window_days": 30,
+                "model": model,
+            },
+        },
+    }
+    (conf / "base" / "test.yml").write_text(yaml.safe_dump(settings))
+    yield DuckLake(root, conf)
+
+
+def read(path: str | Path, *columns: str) -> list[tuple[Any, ...]]:
+    table = ds.dataset(
+        str(path), format="parquet", partitioning="hive", ignore_prefixes=["_", "."]
+    ).to_table()
+    return sorted(
+        tuple(round(v, 6) if isinstance(v, float) else v for v in (row[c] for c in columns))
+        for row in table.to_pylist()
+    )
+
+
+def test_ingest_on_duckdb_quarantines_with_reasons_and_loads_the_good_rows(lake: DuckLake) -> None:
+    lake.deliver(
+        DAY1,
+        f"1,10,4.0,{ts(DAY1, 1)}",
+        f"2,10,3.5,{ts(DAY1, 2)}",
+        f"2,11,5.0,{ts(DAY1, 3)}",
+        "3,12,4.0,2024-03-01 10:00:00",
+        f"user3,12,4.0,{ts(DAY1, 4)}",
+        f"3,12,7.5,{ts(DAY1, 5)}",
+        f"3,,4.0,{ts(DAY1, 6)}",
+        "3,12,4.0",
+    )
+    result = lake.run("ingest_events", DAY1, "max_rejected_ratio=0.9")
+    assert (result["rows_read"], result["rows_quarantined"], result["rows_written"]) == (8, 5, 3)
+    assert result["quarantine_by_reason"] == {
+        "bad_timestamp": 1,
+        "bad_user_id": 1,
+        "out_of_range_rating": 1,
+        "missing_item_id": 1,
+        "malformed_record": 1,
+    }
+    assert read(lake.path("bronze"), "user_id", "item_id", "rating", "timestamp", "event_period") == [
+        (1, 10, 4.0, ts(DAY1, 1), "2024-03"),
+        (2, 10, 3.5, ts(DAY1, 2), "2024-03"),
+        (2, 11, 5.0, ts(DAY1, 3), "2024-03"),
+    ]
+    assert read(lake.path("quarantine"), "reason", "user_id", "item_id", "rating", "timestamp") == sorted(
+        [
+            ("bad_timestamp", "3", "12", "4.0", "2024-03-01 10:00:00"),
+            ("bad_user_id", "user3", "12", "4.0", str(ts(DAY1, 4))),
+            ("out_of_range_rating", "3", "12", "7.5", str(ts(DAY1, 5))),
+            ("missing_item_id", "3", None, "4.0", str(ts(DAY1, 6))),
+            ("malformed_record", "3", "12", "4.0", None),
+        ]
+    )
+    # a rerun of the date replaces exactly its rows
+    assert lake.run("ingest_events", DAY1, "max_rejected_ratio=0.9")["rows_written"] == 3
+    assert len(read(lake.path("bronze"), "user_id")) == 3
+
+
+def test_build_on_duckdb_gives_the_hand_checked_snapshot(lake: DuckLake) -> None:
+    deliver_fixture(lake)
+    result = lake.run("build_recommendations", DAY3)
+    assert result["catalog_items"] == 4 and result["catalog_rejected"] == 1
+    assert result["rows"] == {"items": 4, "similar_items": 7, "popular_items": 4, "recommendations": 9}
+    gold = Path(lake.path("gold"))
+    assert read(gold / "similar_items", "item_id", "similar_item_id", "score", "rank") == sorted(
+        [(A, B, r6(AB), 1), (A, D, r6(AD), 2), (B, C, r6(BC), 1), (B, A, r6(AB), 2), (C, B, r6(BC), 1),
+         (C, A, r6(AC), 2), (D, A, r6(AD), 1)]
+    )  # fmt: skip
+    assert read(gold / "popular_items", "item_id", "score", "rank") == [
+        (A, 3.0, 1),
+        (B, 3.0, 2),
+        (C, 2.0, 3),
+        (D, 1.0, 4),
+    ]
+    assert read(gold / "recommendations", "user_id", "item_id", "score", "rank", "source") == sorted(
+        [(1, D, r6(AD), 1, "item_knn"), (2, C, r6(BC), 1, "item_knn"), (2, D, r6(AD), 2, "item_knn"),
+         (3, A, r6(AB + AC), 1, "item_knn"), (3, D, 1.0, 2, "popular"), (4, B, r6(AB), 1, "item_knn"),
+         (4, C, 2.0, 2, "popular"), (5, B, 3.0, 1, "popular"), (5, C, 2.0, 2, "popular")]
+    )  # fmt: skip
+    assert read(gold / "items", "item_id", "title") == [
+        (A, "Alpha"),
+        (B, 'Beta, the "sequel"'),
+        (C, "(untitled item 3)"),
+        (D, "Delta"),
+    ]
