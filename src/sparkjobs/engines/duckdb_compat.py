@@ -7,6 +7,25 @@ fail with an odd "unexpected column" error. :func:`install` adds, once per proce
 - ``sortWithinPartitions(*cols)``: an ordering inside Spark's partitions; DuckDB has none (the DuckDB
   writer sorts explicitly), so the frame is returned as is.
 
+and makes a ``Column`` reusable as on Spark. SQLFrame qualifies the columns of an expression with
+the frame's table names *in place*, and its functions build expressions around the caller's nodes
+without copying them. So one ``Column`` object used twice in an aggregation of a joined frame
+(``F.min(c), F.max(c)``) raised ``KeyError`` (the node is qualified on its first visit and no
+longer found on its second), and a ``Column`` used on one frame then on another referenced the
+first frame's table ("Binder Error: Referenced table ... not found"). Spark columns are unresolved
+and reusable, and job code relies on that; so every ``Column`` a frame receives is copied first
+(``_ensure_list_of_columns``/``_ensure_and_normalize_col``, the two doors through which columns
+enter a frame's expression): sqlglot's copy duplicates shared nodes, and the caller's object stays
+unqualified.
+
+On a joined frame, SQLFrame resolves each unqualified column reference to the next side of the
+join that has a column of that name: the second ``F.col("k")`` after ``a.join(b, "k", "left")``
+was ``b.k`` (null where ``b`` has no row: a silently wrong count), and after an anti join a table
+the query cannot see. On Spark the join's output has ONE ``k``. :func:`_resolve_by_output` first
+resolves a name the join's output selects exactly once, as a plain column of one side, to that
+side; only names the output holds twice (both sides' ``k`` of a join on a condition) keep
+SQLFrame's left-to-right rule.
+
 It also quiets SQLFrame's warning on every ``persist()``/``cache()`` ("This engine does not support
 persist"): the jobs persist for Spark, and on DuckDB the IO layer materialises what must be read
 once itself.
@@ -26,6 +45,51 @@ def _sort_within_partitions(self: Any, *cols: Any, **kwargs: Any) -> Any:
     return self
 
 
+def _copied(value: Any) -> Any:
+    from sqlframe.base.column import Column
+
+    return Column(value.expression.copy()) if isinstance(value, Column) else value
+
+
+def _copying(method: Any, many: bool) -> Any:
+    """``method`` taking (a list of) columns, given copies of the ``Column`` objects."""
+
+    def wrapper(self: Any, cols: Any, *args: Any, **kwargs: Any) -> Any:
+        if many:
+            cols = [_copied(c) for c in cols] if isinstance(cols, list | tuple) else _copied(cols)
+        else:
+            cols = _copied(cols)
+        return method(self, cols, *args, **kwargs)
+
+    wrapper.__sparkjobs_patched__ = True  # type: ignore[attr-defined]
+    wrapper.__wrapped__ = method  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _resolve_by_output(method: Any) -> Any:
+    """``_resolve_ambiguous_columns``, resolving first the names the join's output holds once."""
+    from sqlglot import exp
+
+    def wrapper(self: Any, columns: Any) -> Any:
+        outputs = self.expression.expressions if "joins" in self.expression.args else []
+        names: dict[str, list[Any]] = {}
+        for output in outputs:
+            names.setdefault(output.alias_or_name, []).append(output)
+        for col in columns if isinstance(columns, list) else [columns]:
+            for ref in col.expression.find_all(exp.Column):
+                found = names.get(ref.name, [])
+                if ref.table or len(found) != 1:
+                    continue
+                (output,) = found
+                if isinstance(output, exp.Column) and output.table:
+                    ref.set("table", exp.to_identifier(output.table))
+        return method(self, columns)
+
+    wrapper.__sparkjobs_patched__ = True  # type: ignore[attr-defined]
+    wrapper.__wrapped__ = method  # type: ignore[attr-defined]
+    return wrapper
+
+
 def install() -> None:
     from sqlframe.duckdb import DuckDBDataFrame
 
@@ -34,3 +98,12 @@ def install() -> None:
     for name, method in (("unpersist", _unpersist), ("sortWithinPartitions", _sort_within_partitions)):
         if name not in DuckDBDataFrame.__dict__:
             setattr(DuckDBDataFrame, name, method)
+    patches = (
+        ("_ensure_list_of_columns", lambda m: _copying(m, many=True)),
+        ("_ensure_and_normalize_col", lambda m: _copying(m, many=False)),
+        ("_resolve_ambiguous_columns", _resolve_by_output),
+    )
+    for name, patch in patches:
+        current = getattr(DuckDBDataFrame, name)
+        if not getattr(current, "__sparkjobs_patched__", False):
+            setattr(DuckDBDataFrame, name, patch(current))

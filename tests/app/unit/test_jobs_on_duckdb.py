@@ -12,7 +12,6 @@ import pyarrow.dataset as ds
 import pytest
 import yaml
 
-from sparkjobs.executor import RunRequest, execute, prepare
 from tests.app.spark.test_recommendations_jobs import (
     AB,
     AC,
@@ -31,16 +30,8 @@ from tests.app.spark.test_recommendations_jobs import (
 )
 
 
-class DuckLake(Lake):
-    def run(self, job: str, day: date, *params: str) -> dict[str, Any]:
-        request = RunRequest(
-            job=job, conf_dir=self.conf, event_date=day, params=list(params), engine="duckdb"
-        )
-        return dict(execute(prepare(request, {})))
-
-
 @pytest.fixture
-def lake(tmp_path: Path) -> Iterator[DuckLake]:
+def lake(tmp_path: Path) -> Iterator[Lake]:
     root, conf = tmp_path / "lake", tmp_path / "conf"
     (conf / "base").mkdir(parents=True)
     model = {"min_cooccurrence": 1, "top_k": 2, "top_n": 2, "max_items_per_user": 100, "popular_pool": 10}
@@ -60,12 +51,13 @@ def lake(tmp_path: Path) -> Iterator[DuckLake]:
                 "gold_path": str(root / "gold"),
                 "catalog_quarantine_path": str(root / "quarantine_catalog"),
                 "window_days": 30,
-                "model": model,
+                "model": "item_knn",  # the hand-checked gold below is item-kNN's
+                "params": model,
             },
         },
     }
     (conf / "base" / "test.yml").write_text(yaml.safe_dump(settings))
-    yield DuckLake(root, conf)
+    yield Lake(root, conf, engine="duckdb")
 
 
 def read(path: str | Path, *columns: str) -> list[tuple[Any, ...]]:
@@ -78,7 +70,7 @@ def read(path: str | Path, *columns: str) -> list[tuple[Any, ...]]:
     )
 
 
-def test_ingest_on_duckdb_quarantines_with_reasons_and_loads_the_good_rows(lake: DuckLake) -> None:
+def test_ingest_on_duckdb_quarantines_with_reasons_and_loads_the_good_rows(lake: Lake) -> None:
     lake.deliver(
         DAY1,
         f"1,10,4.0,{ts(DAY1, 1)}",
@@ -90,7 +82,7 @@ def test_ingest_on_duckdb_quarantines_with_reasons_and_loads_the_good_rows(lake:
         f"3,,4.0,{ts(DAY1, 6)}",
         "3,12,4.0",
     )
-    result = lake.run("ingest_events", DAY1, "max_rejected_ratio=0.9")
+    result = lake.run("ingest_events", DAY1, max_rejected_ratio=0.9)
     assert (result["rows_read"], result["rows_quarantined"], result["rows_written"]) == (8, 5, 3)
     assert result["quarantine_by_reason"] == {
         "bad_timestamp": 1,
@@ -114,11 +106,11 @@ def test_ingest_on_duckdb_quarantines_with_reasons_and_loads_the_good_rows(lake:
         ]
     )
     # a rerun of the date replaces exactly its rows
-    assert lake.run("ingest_events", DAY1, "max_rejected_ratio=0.9")["rows_written"] == 3
+    assert lake.run("ingest_events", DAY1, max_rejected_ratio=0.9)["rows_written"] == 3
     assert len(read(lake.path("bronze"), "user_id")) == 3
 
 
-def test_build_on_duckdb_gives_the_hand_checked_snapshot(lake: DuckLake) -> None:
+def test_build_on_duckdb_gives_the_hand_checked_snapshot(lake: Lake) -> None:
     deliver_fixture(lake)
     result = lake.run("build_recommendations", DAY3)
     assert result["catalog_items"] == 4 and result["catalog_rejected"] == 1

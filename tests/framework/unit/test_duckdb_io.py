@@ -87,6 +87,57 @@ def test_try_cast_follows_spark_where_duckdb_differs(duck: Any) -> None:
     assert got["99999999999"][0] is None  # overflows an int: null, as Spark's try_cast
 
 
+def test_a_column_object_is_reusable_as_on_spark(duck: Any) -> None:
+    # SQLFrame qualifies a column with its frame's table IN PLACE: one Column twice in an aggregation
+    # of a joined frame raised KeyError (the quality checks' min/max), and a Column used on one frame
+    # then on another referenced the first frame's table (Binder Error)
+    ratings = duck.createDataFrame([(1, 2.0), (2, 3.0), (3, 4.5)], "k int, rating double")
+    seen = duck.createDataFrame([(1,)], "k int")
+    other = duck.createDataFrame([(7, 9.0), (8, 0.5)], "k int, rating double")
+    fresh = ratings.join(seen, "k", "left_anti")
+    rating = F.col("rating")
+    (row,) = fresh.agg(F.min(rating).alias("lo"), F.max(rating).alias("hi")).collect()
+    assert (row["lo"], row["hi"]) == (3.0, 4.5)
+    high = rating > F.lit(2.5)
+    assert sorted(r["k"] for r in fresh.filter(high).collect()) == [2, 3]
+    assert [r["k"] for r in other.join(seen, "k", "left_anti").filter(high).collect()] == [7]
+    assert [r["k"] for r in other.filter(high).collect()] == [7]
+
+
+def test_a_column_named_twice_on_a_joined_frame_is_the_same_column(duck: Any) -> None:
+    # SQLFrame resolved the 2nd unqualified reference to a name both sides have to the NEXT side of
+    # the join: after a left join on k, F.col("k") a second time was the right side's (null) k
+    ratings = duck.createDataFrame([(1, 2.0), (2, 3.0)], "k int, rating double")
+    names = duck.createDataFrame([(1, "x")], "k int, v string")
+    joined = ratings.join(names, "k", "left")
+    got = joined.select(F.col("k").alias("a"), F.col("k").alias("b"), "v").orderBy("a").collect()
+    assert [tuple(r) for r in got] == [(1, 1, "x"), (2, 2, None)]
+    (row,) = joined.agg(F.count(F.col("k")).alias("n1"), F.count(F.col("k")).alias("n2")).collect()
+    assert (row["n1"], row["n2"]) == (2, 2)
+    anti = ratings.join(names, "k", "left_anti")
+    assert [tuple(r) for r in anti.select(F.col("k"), (F.col("k") * 10).alias("k10")).collect()] == [(2, 20)]
+    # both sides' columns by the frames' own references still work (a join on a condition)
+    on = ratings.join(names, ratings.k == names.k, "left").select(ratings.k, names.k.alias("nk"))
+    assert sorted(tuple(r) for r in on.collect()) == [(1, 1), (2, None)]
+
+
+def test_quality_checks_on_a_joined_frame(duck: Any) -> None:
+    from sparkjobs.quality import run_checks
+
+    ratings = duck.createDataFrame([(1, 2.0), (2, 3.0), (3, 6.0)], "k int, rating double")
+    fresh = ratings.join(duck.createDataFrame([(1,)], "k int"), "k", "left_anti")
+    checks = [
+        {"check": "in_range", "column": "rating", "min": 0.5, "max": 5.0},
+        {"check": "unique", "columns": ["k"]},
+        {"check": "not_null", "columns": ["k", "rating"]},
+    ]
+    report = run_checks(fresh, checks, dataset="fresh")
+    by_check = {r.check: r for r in report.results}
+    assert report.rows == 2
+    assert by_check["in_range"].observed == 1 and by_check["in_range"].details == {"min": 3.0, "max": 6.0}
+    assert by_check["unique"].status == "pass" and by_check["not_null"].status == "pass"
+
+
 # -- reads with quarantine ----------------------------------------------------------------------------
 def test_csv_read_quarantines_each_kind_of_bad_line(duck: Any, tmp_path: Path) -> None:
     raw = tmp_path / "raw"
