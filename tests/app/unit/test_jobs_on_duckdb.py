@@ -4,7 +4,6 @@ tests (tests/app/spark/test_recommendations_jobs.py), with the same expected val
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
