@@ -147,7 +147,7 @@ class IngestEventsJob(AbstractJob):
     def _read(self, dates: list[date]) -> ReadResult:
         """The deliveries of ``dates``: the raw root read once when it holds nothing else (one
         listing, partitions pruned by a filter), else the delivery directories one by one."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         cfg, day = self.config, self.context.event_date
         root = cfg.raw_path.rstrip("/")

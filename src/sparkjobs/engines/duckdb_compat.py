@@ -24,7 +24,11 @@ was ``b.k`` (null where ``b`` has no row: a silently wrong count), and after an 
 the query cannot see. On Spark the join's output has ONE ``k``. :func:`_resolve_by_output` first
 resolves a name the join's output selects exactly once, as a plain column of one side, to that
 side; only names the output holds twice (both sides' ``k`` of a join on a condition) keep
-SQLFrame's left-to-right rule.
+SQLFrame's left-to-right rule. In the same way, the left key of a join on column names
+(``df.join(other, ["user_id", "item_id"], "left_anti")``) is taken from the left frame's own output
+when that holds the name once (:func:`_left_keys_by_output`): SQLFrame took the first table of the
+left frame that has the name *in CTE definition order*, and after an anti join with an ancestor of
+the left frame (``rated``, from which the candidates were built) that was the anti-joined table.
 
 It also quiets SQLFrame's warning on every ``persist()``/``cache()`` ("This engine does not support
 persist"): the jobs persist for Spark, and on DuckDB the IO layer materialises what must be read
@@ -90,6 +94,42 @@ def _resolve_by_output(method: Any) -> Any:
     return wrapper
 
 
+def _output_column(outputs: list[Any], name: str) -> Any:
+    """The qualified column the select list ``outputs`` holds once under ``name``, else None."""
+    from sqlglot import exp
+
+    found = [o for o in outputs if o.alias_or_name == name]
+    if len(found) != 1:
+        return None
+    (output,) = found
+    if isinstance(output, exp.Alias) and isinstance(output.this, exp.Column) and output.this.name == name:
+        output = output.this
+    return output if isinstance(output, exp.Column) and output.table else None
+
+
+def _left_keys_by_output(method: Any) -> Any:
+    """``_handle_join_column_names_only``, the left keys from the left frame's own output."""
+    import functools
+
+    from sqlframe.base.column import Column
+
+    def wrapper(join_columns: Any, join_expression: Any, other_df: Any, table_names: Any) -> Any:
+        pairs, clause = method(join_columns, join_expression, other_df, table_names)
+        outputs = list(join_expression.expressions) if len(join_expression.args.get("joins") or []) > 1 else []
+        fixed, changed = [], False
+        for left, right in pairs:  # (Column == Column builds an expression: compare nodes, not pairs)
+            own = _output_column(outputs, left.alias_or_name)
+            changed |= own is not None and own != left.expression
+            fixed.append((Column(own.copy()) if own is not None else left, right))
+        if not changed:
+            return pairs, clause
+        return fixed, functools.reduce(lambda x, y: x & y, [a == b for a, b in fixed])
+
+    wrapper.__sparkjobs_patched__ = True  # type: ignore[attr-defined]
+    wrapper.__wrapped__ = method  # type: ignore[attr-defined]
+    return wrapper
+
+
 def install() -> None:
     from sqlframe.duckdb import DuckDBDataFrame
 
@@ -107,3 +147,6 @@ def install() -> None:
         current = getattr(DuckDBDataFrame, name)
         if not getattr(current, "__sparkjobs_patched__", False):
             setattr(DuckDBDataFrame, name, patch(current))
+    current = DuckDBDataFrame._handle_join_column_names_only  # a staticmethod
+    if not getattr(current, "__sparkjobs_patched__", False):
+        DuckDBDataFrame._handle_join_column_names_only = staticmethod(_left_keys_by_output(current))

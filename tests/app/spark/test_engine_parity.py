@@ -36,6 +36,10 @@ TABLES = {
     "gold.recommendations": "gold/recommendations",
     "gold.similar_items": "gold/similar_items",
     "gold.popular_items": "gold/popular_items",
+    # the same build with model: item_knn (the default model scores on the driver; item-kNN in the engine)
+    "item_knn.silver": "item_knn/silver/interactions",
+    "item_knn.recommendations": "item_knn/gold/recommendations",
+    "item_knn.similar_items": "item_knn/gold/similar_items",
 }
 
 
@@ -48,26 +52,34 @@ def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def build_params(raw: Path, lake: Path) -> list[str]:
+    return [
+        f"catalog_path={raw}/catalog/movies.csv",
+        f"silver_path={lake}/silver",
+        f"gold_path={lake}/gold",
+        f"catalog_quarantine_path={lake}/quarantine/catalog",
+        "window_days=10",
+        "params.min_cooccurrence=1",
+    ]
+
+
 def run_pipeline(raw: Path, lake: Path, engine: str, provider: SessionProvider) -> dict[str, Any]:
+    """ingest, build (the default model), build with model: item_knn (its own silver and gold)."""
     common = [f"bronze_path={lake}/bronze/events"]
     steps = {
-        "ingest_events": [
-            "mode=initial_load",
-            f"raw_path={raw}/events",
-            f"quarantine_path={lake}/quarantine/events",
-        ],
-        "build_recommendations": [
-            f"catalog_path={raw}/catalog/movies.csv",
-            f"silver_path={lake}/silver",
-            f"gold_path={lake}/gold",
-            f"catalog_quarantine_path={lake}/quarantine/catalog",
-            "window_days=10",
-            "model.min_cooccurrence=1",
-        ],
+        "ingest_events": (
+            "ingest_events",
+            ["mode=initial_load", f"raw_path={raw}/events", f"quarantine_path={lake}/quarantine/events"],
+        ),
+        "build_recommendations": ("build_recommendations", build_params(raw, lake)),
+        "build_recommendations.item_knn": (
+            "build_recommendations",
+            [*build_params(raw, lake / "item_knn"), "model=item_knn"],
+        ),
     }
     (lake / "no-conf").mkdir(exist_ok=True)
     results = {}
-    for job, params in steps.items():
+    for step, (job, params) in steps.items():
         request = RunRequest(
             job=job,
             conf_dir=lake / "no-conf",
@@ -76,7 +88,7 @@ def run_pipeline(raw: Path, lake: Path, engine: str, provider: SessionProvider) 
             engine=engine,
             session=provider,
         )
-        results[job] = execute(prepare(request))
+        results[step] = execute(prepare(request))
     results["load_recommendations"] = execute(
         prepare(
             RunRequest(
@@ -138,10 +150,12 @@ def test_both_engines_report_the_same_run(lakes: dict[str, tuple[Path, dict[str,
     def facts(result: dict[str, Any]) -> dict[str, Any]:  # paths differ by lake
         return {k: v for k, v in result.items() if not k.endswith("_path")}
 
-    for job in ("ingest_events", "build_recommendations"):
-        assert facts(duck_results[job]) == facts(spark_results[job]), job
+    for step in ("ingest_events", "build_recommendations", "build_recommendations.item_knn"):
+        assert facts(duck_results[step]) == facts(spark_results[step]), step
     assert spark_results["ingest_events"]["rows_quarantined"] == 12
-    assert spark_results["build_recommendations"]["users_with_item_knn"] > 0
+    default, knn = spark_results["build_recommendations"], spark_results["build_recommendations.item_knn"]
+    assert knn["model"] == "item_knn" and default["model"] != "item_knn"
+    assert default["users_with_model"] > 0 and knn["users_with_model"] > 0
 
 
 @pytest.mark.parametrize("table", list(TABLES))

@@ -17,6 +17,7 @@ from tests.app.spark.test_recommendations_jobs import (
     AD,
     BC,
     DAY1,
+    DAY2,
     DAY3,
     A,
     B,
@@ -136,3 +137,24 @@ def test_build_on_duckdb_gives_the_hand_checked_snapshot(lake: Lake) -> None:
         (C, "(untitled item 3)"),
         (D, "Delta"),
     ]
+
+
+def test_build_on_duckdb_with_the_driver_scored_model(lake: Lake) -> None:
+    # EASE^R scores with numpy on the driver and hands the rows back as a frame of the run's session
+    deliver_fixture(lake)
+    result = lake.run("build_recommendations", DAY3, model="ease", ease={"l2": 1.0, "min_item_likes": 1})
+    assert result["model"] == "ease" and result["users_with_model"] > 0
+    recs = read(Path(lake.path("gold")) / "recommendations", "user_id", "item_id", "rank", "source")
+    assert {source for *_, source in recs} <= {"ease", "popular"}
+    assert "ease" in {source for *_, source in recs}
+    assert {u for u, *_ in recs} == {1, 2, 3, 4, 5}
+
+
+def test_initial_load_on_duckdb_reads_the_root_once_up_to_the_logical_date(lake: Lake) -> None:
+    for n, day in enumerate((DAY1, DAY2, DAY3)):
+        lake.deliver(day, f"{n + 1},10,4.0,{ts(day, 1)}", f"{n + 1},11,3.0,{ts(day, 2)}")
+    result = lake.run("ingest_events", DAY2, mode="initial_load")
+    assert (result["deliveries"], result["rows_read"], result["rows_written"]) == (2, 4, 4)
+    assert read(lake.path("bronze"), "user_id", "item_id", "event_date") == [
+        (1, 10, DAY1), (1, 11, DAY1), (2, 10, DAY2), (2, 11, DAY2)
+    ]  # fmt: skip

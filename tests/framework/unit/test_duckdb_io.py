@@ -121,6 +121,23 @@ def test_a_column_named_twice_on_a_joined_frame_is_the_same_column(duck: Any) ->
     assert sorted(tuple(r) for r in on.collect()) == [(1, 1), (2, None)]
 
 
+def test_join_on_names_takes_the_left_frames_own_key_after_an_anti_join(duck: Any) -> None:
+    # SQLFrame took the left key of a join on names from the first CTE (in definition order) of the
+    # left frame's tables that has the name: after an anti join with a frame defined earlier (rated,
+    # an ancestor of the left frame), that was the anti-joined table, which the query cannot see
+    base = duck.createDataFrame([(1, 10), (2, 11), (3, 12)], "user_id int, item_id int")
+    rated = base.distinct()
+    items = duck.createDataFrame([(10,), (11,), (12,)], "item_id int")
+    candidates = rated.select("user_id").distinct().crossJoin(items)
+    own = duck.createDataFrame([(1, 11), (2, 12)], "user_id int, item_id int")
+    fallback = candidates.join(rated, ["user_id", "item_id"], "left_anti").join(
+        own, ["user_id", "item_id"], "left_anti"
+    )
+    assert sorted(tuple(r) for r in fallback.select("user_id", "item_id").collect()) == [
+        (1, 12), (2, 10), (3, 10), (3, 11)
+    ]  # fmt: skip
+
+
 def test_quality_checks_on_a_joined_frame(duck: Any) -> None:
     from sparkjobs.quality import run_checks
 
