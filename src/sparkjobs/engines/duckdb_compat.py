@@ -115,7 +115,8 @@ def _left_keys_by_output(method: Any) -> Any:
 
     def wrapper(join_columns: Any, join_expression: Any, other_df: Any, table_names: Any) -> Any:
         pairs, clause = method(join_columns, join_expression, other_df, table_names)
-        outputs = list(join_expression.expressions) if len(join_expression.args.get("joins") or []) > 1 else []
+        left_is_a_join = len(join_expression.args.get("joins") or []) > 1  # the new join is the last
+        outputs = list(join_expression.expressions) if left_is_a_join else []
         fixed, changed = [], False
         for left, right in pairs:  # (Column == Column builds an expression: compare nodes, not pairs)
             own = _output_column(outputs, left.alias_or_name)
