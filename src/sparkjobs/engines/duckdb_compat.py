@@ -150,4 +150,4 @@ def install() -> None:
             setattr(DuckDBDataFrame, name, patch(current))
     current = DuckDBDataFrame._handle_join_column_names_only  # a staticmethod
     if not getattr(current, "__sparkjobs_patched__", False):
-        DuckDBDataFrame._handle_join_column_names_only = staticmethod(_left_keys_by_output(current))
+        DuckDBDataFrame._handle_join_column_names_only = staticmethod(_left_keys_by_output(current))  # type: ignore[method-assign]
