@@ -23,6 +23,8 @@ ENGINE_CAPABILITIES: dict[str, str] = {
 }
 SPARK_PROVIDES = frozenset({"dataframe", "spark", "distributed", "streaming"})
 DUCKDB_PROVIDES = frozenset({"dataframe", "in_process"})
+#: why a job requires a capability its metadata declares (a setting may add others, with its reason)
+DECLARED = "declared in the job's metadata"
 #: the default engines in order of preference (the first is the cheapest to run)
 DEFAULT_ENGINES: tuple[tuple[str, frozenset[str]], ...] = (
     ("duckdb", DUCKDB_PROVIDES),

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from sparkjobs.capabilities import DECLARED
 from sparkjobs.catalog import DatasetSpec, DatasetUse, load_catalog
 from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.files import parse_json_text
@@ -200,9 +201,12 @@ def choose_engine(spec: JobSpec, config: Any, settings: Settings, has_spark: boo
     size: int | None = None
     if requested == "auto" and factory is not None and hasattr(factory, "input_paths"):
         size = input_bytes(factory.input_paths(config))
+    requires: dict[str, str] = dict.fromkeys(sorted(spec.metadata.requires), DECLARED)
+    if factory is not None and hasattr(factory, "requirements"):
+        requires = factory.requirements(config)  # the metadata's, and what this config needs
     registry = EngineRegistry.default(settings.engine)
     return registry.select(
-        spec.name, spec.metadata.requires, requested=requested, input_bytes=size, has_spark=has_spark
+        spec.name, requires, requested=requested, input_bytes=size, has_spark=has_spark, why=requires
     )
 
 

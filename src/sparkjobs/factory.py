@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from sparkjobs.capabilities import DECLARED
 from sparkjobs.catalog import DataCatalog
 from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.tree import Path_
@@ -99,6 +100,15 @@ class AbstractJobFactory(ABC, Generic[C]):
             prefix=("jobs", cls.name()),
             what=f"config for job {cls.name()!r}",
         )
+
+    @classmethod
+    def requirements(cls, config: Any) -> dict[str, str]:
+        """What this run of the job requires of its engine, each with why: the metadata's
+        ``requires``, plus what a setting needs (e.g. a model trained with Spark MLlib). The
+        engine choice (``engine: auto``, or the check of an explicit engine) uses this."""
+        metadata = getattr(cls, "metadata", None)
+        declared = metadata.requires if metadata is not None else frozenset()
+        return dict.fromkeys(sorted(declared), DECLARED)
 
     @classmethod
     def input_paths(cls, config: Any) -> Sequence[str]:

@@ -400,6 +400,12 @@ class BuildRecommendationsFactory(AbstractJobFactory[BuildRecommendationsConfig]
     )
 
     @classmethod
+    def requirements(cls, config: BuildRecommendationsConfig) -> dict[str, str]:
+        if config.model == "als":  # the other models run on either engine
+            return {**super().requirements(config), "spark": "model: als trains with Spark MLlib"}
+        return super().requirements(config)
+
+    @classmethod
     def input_paths(cls, config: BuildRecommendationsConfig) -> list[str]:  # measured by engine: auto
         return [config.bronze_path, config.catalog_path]
 

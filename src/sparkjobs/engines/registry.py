@@ -21,10 +21,10 @@ what the job requires; if not, the error names the job, the missing capability a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sparkjobs.capabilities import DUCKDB_PROVIDES, ENGINE_CAPABILITIES, SPARK_PROVIDES
+from sparkjobs.capabilities import DECLARED, DUCKDB_PROVIDES, ENGINE_CAPABILITIES, SPARK_PROVIDES
 from sparkjobs.engines.errors import EngineCapabilityError
 from sparkjobs.engines.settings import ENGINE_CHOICES, EngineSettings
 from sparkjobs.errors import ConfigError, UsageError
@@ -63,6 +63,12 @@ class EngineChoice:
     requested: str
     reason: str
     input_bytes: int | None = None
+
+
+def _reasons(missing: Sequence[str], why: Mapping[str, str] | None) -> str:
+    """Why the job needs the ``missing`` capabilities, where a setting (not the metadata) says so."""
+    told = [(why or {}).get(c, "") for c in missing]
+    return "; ".join(t for t in told if t and t != DECLARED)
 
 
 def _size(input_bytes: int | None) -> str:
@@ -130,14 +136,18 @@ class EngineRegistry:
         requested: str = "auto",
         input_bytes: int | None = None,
         has_spark: bool = True,
+        why: Mapping[str, str] | None = None,
     ) -> EngineChoice:
-        """The engine that runs ``job`` (see the module docstring for the rule)."""
+        """The engine that runs ``job`` (see the module docstring for the rule). ``why``: for a
+        requirement a setting adds, the reason, which the refusal of an engine lacking it names."""
         needed = sorted(set(requires))
         if requested != "auto":
             engine = self.get(requested)
             missing = engine.missing(needed)
             if missing:
-                raise EngineCapabilityError(job, engine.name, missing, able=self.able(needed))
+                raise EngineCapabilityError(
+                    job, engine.name, missing, able=self.able(needed), reason=_reasons(missing, why)
+                )
             if engine.needs_jvm and not has_spark and needed:  # a job requiring nothing builds no session
                 raise UsageError(
                     f"job {job!r}: engine {engine.name!r} needs Spark but the run has has_spark=false "
@@ -156,11 +166,11 @@ class EngineRegistry:
             if engine.covers(input_bytes):
                 limit = f" ≤ {_size(engine.max_input_bytes)}" if engine.max_input_bytes is not None else ""
                 skipped = [e.name for e in self.engines[: self.engines.index(engine)]]
-                why = f"; {', '.join(skipped)} cannot run it or is too small" if skipped else ""
+                passed_over = f"; {', '.join(skipped)} cannot run it or is too small" if skipped else ""
                 return EngineChoice(
                     engine.name,
                     "auto",
-                    f"auto: {needs}; input {_size(input_bytes)}{limit}{why}",
+                    f"auto: {needs}; input {_size(input_bytes)}{limit}{passed_over}",
                     input_bytes,
                 )
         largest = max(candidates, key=lambda e: e.max_input_bytes or 0)

@@ -158,3 +158,22 @@ def test_initial_load_on_duckdb_reads_the_root_once_up_to_the_logical_date(lake:
     assert read(lake.path("bronze"), "user_id", "item_id", "event_date") == [
         (1, 10, DAY1), (1, 11, DAY1), (2, 10, DAY2), (2, 11, DAY2)
     ]  # fmt: skip
+
+
+def test_build_with_als_needs_spark_and_auto_chooses_it(lake: Lake) -> None:
+    from sparkjobs.engines import EngineCapabilityError
+    from sparkjobs.executor import RunRequest, prepare
+
+    with pytest.raises(EngineCapabilityError) as info:  # before any work: nothing was read
+        prepare(
+            RunRequest("build_recommendations", conf_dir=lake.conf, params=["model=als"], engine="duckdb")
+        )
+    message = str(info.value)
+    assert "'build_recommendations' requires spark" in message and "'duckdb'" in message
+    assert "model: als" in message
+    auto = prepare(
+        RunRequest("build_recommendations", conf_dir=lake.conf, params=["model=als"], engine="auto")
+    )
+    assert auto.context.engine == "spark"
+    knn = prepare(RunRequest("build_recommendations", conf_dir=lake.conf, engine="auto"))
+    assert knn.context.engine == "duckdb"

@@ -51,6 +51,19 @@ main = make_main(Factory)
 '''
 
 SPARK_ONLY_JOB = SIZED_JOB.replace('frozenset({"dataframe"})', 'frozenset({"spark"})')
+#: needs Spark only with one setting (as build_recommendations with model: als)
+CONFIG_DEPENDENT_JOB = SIZED_JOB.replace(
+    'input_path: str = "in"', 'input_path: str = "in"\n    trainer: str = "numpy"'
+).replace(
+    "    def create_job(",
+    """    @classmethod
+    def requirements(cls, config):
+        needs = super().requirements(config)
+        if config.trainer == "mllib":
+            return {**needs, "spark": "trainer: mllib is Spark MLlib"}
+        return needs
+    def create_job(""",
+)
 
 
 def registry(limit_mb: float = 1) -> EngineRegistry:
@@ -172,6 +185,7 @@ def test_input_size_of_local_and_remote_paths(tmp_path: Path) -> None:
 def jobs(job_dir: Callable[[str, str], Path]) -> None:
     job_dir("acme.engines.sized", SIZED_JOB)
     job_dir("acme.engines.spark_only", SPARK_ONLY_JOB)
+    job_dir("acme.engines.trainer", CONFIG_DEPENDENT_JOB)
 
 
 def test_prepare_auto_measures_the_declared_input(jobs: None, tmp_path: Path) -> None:
@@ -204,6 +218,21 @@ def test_prepare_refuses_an_engine_lacking_a_requirement_before_any_work(jobs: N
     with pytest.raises(EngineCapabilityError) as info:
         prepare(RunRequest("acme.engines.spark_only", conf_dir=tmp_path, engine="duckdb"))
     assert "'spark_only' requires spark" in str(info.value) and "'duckdb'" in str(info.value)
+
+
+def test_a_requirement_that_depends_on_the_config(jobs: None, tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    (conf / "base").mkdir(parents=True)
+    (conf / "base" / "engine.yml").write_text("engine:\n  use: auto\n")
+    job = "acme.engines.trainer"
+    assert prepare(RunRequest(job, conf_dir=conf)).context.engine == "duckdb"
+    mllib = prepare(RunRequest(job, conf_dir=conf, params=["trainer=mllib"]))
+    assert mllib.context.engine == "spark" and "requires dataframe, spark" in mllib.context.engine_reason
+    with pytest.raises(EngineCapabilityError) as info:
+        prepare(RunRequest(job, conf_dir=conf, params=["trainer=mllib"], engine="duckdb"))
+    message = str(info.value)
+    assert "'trainer' requires spark" in message and "'duckdb'" in message
+    assert "trainer: mllib is Spark MLlib" in message and "--engine spark" in message
 
 
 def test_cli_run_engine_flag_and_failure_exit_code(jobs: None, tmp_path: Path) -> None:
