@@ -30,6 +30,11 @@ when that holds the name once (:func:`_left_keys_by_output`): SQLFrame took the 
 left frame that has the name *in CTE definition order*, and after an anti join with an ancestor of
 the left frame (``rated``, from which the candidates were built) that was the anti-joined table.
 
+``createDataFrame`` of more than :data:`INLINE_ROWS` Python rows loads them into a table of the
+connection (through Arrow) and returns a frame over it: SQLFrame inlines the rows as ``VALUES`` in
+the SQL of every query built on the frame (measured: a count over 6,710 rows, 5.3 s; a group-by on
+it, 9.1 s). A schema with types other than numbers, text, booleans and dates keeps SQLFrame's way.
+
 It also quiets SQLFrame's warning on every ``persist()``/``cache()`` ("This engine does not support
 persist"): the jobs persist for Spark, and on DuckDB the IO layer materialises what must be read
 once itself.
@@ -38,7 +43,11 @@ once itself.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
+
+#: Python rows above which ``createDataFrame`` on DuckDB loads the rows into a table
+INLINE_ROWS = 256
 
 
 def _unpersist(self: Any, blocking: bool = False) -> Any:
@@ -131,8 +140,60 @@ def _left_keys_by_output(method: Any) -> Any:
     return wrapper
 
 
+def _arrow_type(spark_type: str) -> Any:
+    import pyarrow as pa
+
+    types = {
+        "tinyint": pa.int8(),
+        "smallint": pa.int16(),
+        "int": pa.int32(),
+        "bigint": pa.int64(),
+        "float": pa.float32(),
+        "double": pa.float64(),
+        "string": pa.string(),
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+    }
+    return types.get(spark_type)
+
+
+def _rows_as_table(method: Any) -> Any:
+    """``createDataFrame``, loading many Python rows into a table instead of inlining them."""
+
+    def wrapper(self: Any, data: Any, schema: Any = None, *args: Any, **kwargs: Any) -> Any:
+        many = isinstance(data, list | tuple) and len(data) > INLINE_ROWS
+        if args or kwargs or schema is None or not many or not all(isinstance(r, tuple | list) for r in data):
+            return method(self, data, schema, *args, **kwargs)
+        import pyarrow as pa
+
+        probe = method(self, list(data[:1]), schema)  # SQLFrame's reading of the schema
+        dtypes = [(f.name, f.dataType.simpleString()) for f in probe.schema.fields]
+        types = [_arrow_type(t) for _, t in dtypes]
+        if None in types or any(len(r) != len(dtypes) for r in data):
+            return method(self, data, schema)
+        try:
+            columns = list(zip(*data, strict=True))
+            rows = pa.table(
+                {n: pa.array(c, type=t) for (n, _), c, t in zip(dtypes, columns, types, strict=True)}
+            )
+        except (pa.ArrowException, TypeError, OverflowError, ValueError):
+            return method(self, data, schema)  # values Arrow does not take as the type: SQLFrame decides
+        name = f"__sparkjobs_rows_{uuid.uuid4().hex[:12]}"
+        conn = self._conn
+        conn.register(f"{name}_arrow", rows)
+        try:
+            conn.execute(f'CREATE TABLE "{name}" AS SELECT * FROM "{name}_arrow"')
+        finally:
+            conn.unregister(f"{name}_arrow")
+        return self.table(name)
+
+    wrapper.__sparkjobs_patched__ = True  # type: ignore[attr-defined]
+    wrapper.__wrapped__ = method  # type: ignore[attr-defined]
+    return wrapper
+
+
 def install() -> None:
-    from sqlframe.duckdb import DuckDBDataFrame
+    from sqlframe.duckdb import DuckDBDataFrame, DuckDBSession
 
     logging.getLogger("sqlframe.base.mixins.dataframe_mixins").setLevel(logging.ERROR)
 
@@ -148,6 +209,8 @@ def install() -> None:
         current = getattr(DuckDBDataFrame, name)
         if not getattr(current, "__sparkjobs_patched__", False):
             setattr(DuckDBDataFrame, name, patch(current))
+    if not getattr(DuckDBSession.createDataFrame, "__sparkjobs_patched__", False):
+        DuckDBSession.createDataFrame = _rows_as_table(DuckDBSession.createDataFrame)  # type: ignore[method-assign]
     current = DuckDBDataFrame._handle_join_column_names_only  # a staticmethod
     if not getattr(current, "__sparkjobs_patched__", False):
         DuckDBDataFrame._handle_join_column_names_only = staticmethod(_left_keys_by_output(current))  # type: ignore[method-assign]

@@ -138,6 +138,29 @@ def test_join_on_names_takes_the_left_frames_own_key_after_an_anti_join(duck: An
     ]  # fmt: skip
 
 
+def test_many_python_rows_become_a_table_not_inline_values(duck: Any) -> None:
+    from datetime import date
+
+    from sparkjobs.engines.duckdb_compat import INLINE_ROWS
+
+    rows = [(i, i * 0.5, f"u{i}", date(2024, 1, 1 + i % 28), i % 2 == 0) for i in range(INLINE_ROWS * 4)]
+    ddl = "id int, score double, name string, day date, even boolean"
+    df = duck.createDataFrame(rows, ddl)
+    assert "VALUES" not in df.sql(optimize=False)  # SQLFrame alone inlines every row in every query
+    kinds = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
+    assert kinds == [
+        ("id", "int"),
+        ("score", "double"),
+        ("name", "string"),
+        ("day", "date"),
+        ("even", "boolean"),
+    ]
+    assert sorted(tuple(r) for r in df.collect()) == rows
+    assert df.filter(F.col("even")).count() == INLINE_ROWS * 2
+    few = duck.createDataFrame(rows[:3], ddl)  # a few rows stay inline
+    assert "VALUES" in few.sql(optimize=False) and [tuple(r) for r in few.orderBy("id").collect()] == rows[:3]
+
+
 def test_quality_checks_on_a_joined_frame(duck: Any) -> None:
     from sparkjobs.quality import run_checks
 
