@@ -90,10 +90,15 @@ def exact_sum(column: str) -> Column:
     addition is then exact, so the total does not depend on the order, and it is still a plain
     ``sum`` (partially aggregated before the shuffle; sorting the terms of every group first, as
     an earlier version did, blocked that and grew with every candidate row).
+
+    Each term goes to the decimal through its shortest text: that is how Spark casts a double to a
+    decimal (0.40824829046386313 -> 0.408248290463863130), while DuckDB's cast takes the double's
+    exact binary value (-> 0.408248290463863104), so the scores differed in the last bit between
+    the engines; through the text both give Spark's decimal (tests/app/spark/test_engine_parity.py).
     """
     from sparkjobs.sql import F
 
-    return F.sum(F.col(column).cast(EXACT_SUM_TYPE)).cast("double")
+    return F.sum(F.col(column).cast("string").cast(EXACT_SUM_TYPE)).cast("double")
 
 
 def positives(interactions: DataFrame, params: ModelParams) -> DataFrame:

@@ -177,3 +177,32 @@ def test_build_with_als_needs_spark_and_auto_chooses_it(lake: Lake) -> None:
     assert auto.context.engine == "spark"
     knn = prepare(RunRequest("build_recommendations", conf_dir=lake.conf, engine="auto"))
     assert knn.context.engine == "duckdb"
+
+
+def test_exact_sum_on_duckdb_gives_sparks_value() -> None:
+    # Spark turns a double into a decimal through its shortest decimal text (0.40824829046386313 ->
+    # 0.408248290463863130), DuckDB through its exact binary value (-> ...104): the decimal terms,
+    # and so the scores, differed in the last bit (found by tests/app/spark/test_engine_parity.py)
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from recommendations.model import exact_sum
+    from sparkjobs.engines.session import SessionProvider
+    from sparkjobs.spark.settings import SparkSettings
+    from sparkjobs.sql import engine_scope
+
+    groups = {1: [0.762280082457942, 0.0021060533511106927, 0.4453871940548014]}
+    groups[2] = [0.22169166627303505, 0.43788759365057206, 0.49581224138185065]
+    groups[3] = [0.40824829046386313, 2**-30, 1 / 3]
+    provider = SessionProvider(SparkSettings())
+    try:
+        duck = provider.get("duckdb")
+        with engine_scope("duckdb"):
+            df = duck.createDataFrame([(g, v) for g, vs in groups.items() for v in vs], "g int, v double")
+            got = {r["g"]: r["s"] for r in df.groupBy("g").agg(exact_sum("v").alias("s")).collect()}
+    finally:
+        provider.close()
+    term = Decimal("1e-18")
+    spark = {
+        g: float(sum(Decimal(repr(v)).quantize(term, ROUND_HALF_UP) for v in vs)) for g, vs in groups.items()
+    }
+    assert got == spark
