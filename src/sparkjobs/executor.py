@@ -38,7 +38,7 @@ from sparkjobs.errors import ConfigError, JobContractError, JobFailedError, Spar
 from sparkjobs.observability.tracing import Tracing
 from sparkjobs.registry import JobSpec, resolve
 from sparkjobs.settings import Settings
-from sparkjobs.spark.settings import MAX_PARTITIONS, MAX_SALT_BUCKETS
+from sparkjobs.spark.settings import MAX_PARTITIONS, MAX_SALT_BUCKETS, PLATFORM_PROVIDERS
 from sparkjobs.sql import engine_scope
 
 OWN_MODEL_SECTIONS = frozenset({"jobs", "pipelines", "services", "catalog"})
@@ -193,7 +193,19 @@ def resolve_settings(
     return settings
 
 
-def choose_engine(spec: JobSpec, config: Any, settings: Settings, has_spark: bool) -> EngineChoice:
+def _cluster_target(settings: Settings, service_provider: str) -> str:
+    """Why the run targets a cluster ('' when it does not): a platform, or a non-local master."""
+    if service_provider in PLATFORM_PROVIDERS:
+        return f"service_provider {service_provider} runs on Spark"
+    master = settings.spark.master
+    if master and not master.startswith("local"):
+        return f"spark.master {master} is a cluster"
+    return ""
+
+
+def choose_engine(
+    spec: JobSpec, config: Any, settings: Settings, has_spark: bool, service_provider: str = "local"
+) -> EngineChoice:
     """The engine of this run: ``engine.use`` as asked, or ``auto``'s choice from the job's
     ``requires`` and input size (:meth:`sparkjobs.engines.registry.EngineRegistry.select`)."""
     requested = settings.engine.use
@@ -204,6 +216,10 @@ def choose_engine(spec: JobSpec, config: Any, settings: Settings, has_spark: boo
     requires: dict[str, str] = dict.fromkeys(sorted(spec.metadata.requires), DECLARED)
     if factory is not None and hasattr(factory, "requirements"):
         requires = factory.requirements(config)  # the metadata's, and what this config needs
+    if requested == "auto" and requires:
+        target = _cluster_target(settings, service_provider)
+        if target:  # auto never moves a run aimed at a cluster into this process
+            requires = {**requires, "distributed": target}
     registry = EngineRegistry.default(settings.engine)
     return registry.select(
         spec.name, requires, requested=requested, input_bytes=size, has_spark=has_spark, why=requires
@@ -335,7 +351,7 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
     job_kwargs = getattr(factory, "job_kwargs", None)
     params = job_kwargs(config) if callable(job_kwargs) else dict(config)
     _check_platform_params(spec, params, request)
-    choice = choose_engine(spec, config, settings, request.has_spark)
+    choice = choose_engine(spec, config, settings, request.has_spark, request.service_provider)
     context = JobContext(
         job_name=spec.config_name,
         run_id=run_id,

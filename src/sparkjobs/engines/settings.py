@@ -3,7 +3,7 @@
 ::
 
     engine:
-      use: auto                     # spark (default) | duckdb | auto
+      use: auto                     # auto (default) | spark | duckdb
       in_process_max_input_mb: 4096 # auto: inputs larger than this go to Spark
       duckdb:
         memory_limit: 4GB
@@ -53,7 +53,7 @@ class EngineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     use: EngineChoiceName = Field(
-        "spark", description="spark, duckdb, or auto (the cheapest engine that can run the job)"
+        "auto", description="auto (the cheapest engine that can run the job), spark or duckdb"
     )
     in_process_max_input_mb: float = Field(
         4096,

@@ -161,7 +161,7 @@ def test_job_metadata_refuses_unknown_names() -> None:
 
 
 def test_engine_settings_defaults_and_bounds() -> None:
-    assert EngineSettings().use == "spark"
+    assert EngineSettings().use == "auto"
     with pytest.raises(ValidationError):
         EngineSettings.model_validate({"use": "flink"})
     with pytest.raises(ValidationError):
@@ -233,6 +233,25 @@ def test_a_requirement_that_depends_on_the_config(jobs: None, tmp_path: Path) ->
     message = str(info.value)
     assert "'trainer' requires spark" in message and "'duckdb'" in message
     assert "trainer: mllib is Spark MLlib" in message and "--engine spark" in message
+
+
+def test_auto_is_the_default_and_a_run_that_targets_a_cluster_goes_to_spark(
+    jobs: None, tmp_path: Path
+) -> None:
+    job = "acme.engines.sized"
+    local = prepare(RunRequest(job, conf_dir=tmp_path))  # no engine configured: auto
+    assert local.context.engine == "duckdb" and local.context.engine_reason.startswith("auto")
+    cluster = prepare(RunRequest(job, conf_dir=tmp_path, params=[], service_provider="spark-submit"))
+    assert cluster.context.engine == "spark" and "distributed" in cluster.context.engine_reason
+    conf = tmp_path / "conf"
+    (conf / "base").mkdir(parents=True)
+    (conf / "base" / "spark.yml").write_text("spark:\n  master: spark://head:7077\n")
+    assert prepare(RunRequest(job, conf_dir=conf)).context.engine == "spark"
+    (conf / "base" / "spark.yml").write_text("spark:\n  master: local[2]\n")
+    assert prepare(RunRequest(job, conf_dir=conf)).context.engine == "duckdb"
+    # an explicit engine is used as asked
+    (conf / "base" / "spark.yml").write_text("spark:\n  master: spark://head:7077\n")
+    assert prepare(RunRequest(job, conf_dir=conf, engine="duckdb")).context.engine == "duckdb"
 
 
 def test_cli_run_engine_flag_and_failure_exit_code(jobs: None, tmp_path: Path) -> None:
