@@ -221,6 +221,11 @@ def choose_engine(
         if target:  # auto never moves a run aimed at a cluster into this process
             requires = {**requires, "distributed": target}
     registry = EngineRegistry.default(settings.engine)
+    if requested == "auto" and not requires and has_spark:
+        # DuckDB is opt-in: a job that declares nothing may use Spark's API directly (as before auto)
+        choice = registry.select(spec.name, requires, requested="spark", has_spark=has_spark)
+        reason = "auto: the job declares no requires (declare [dataframe] to run in-process); spark"
+        return EngineChoice(choice.engine, "auto", reason, size)
     return registry.select(
         spec.name, requires, requested=requested, input_bytes=size, has_spark=has_spark, why=requires
     )

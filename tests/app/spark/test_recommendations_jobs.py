@@ -34,8 +34,8 @@ def ts(day: date, second: int) -> int:
 class Lake:
     root: Path
     conf: Path
-    #: the runs' engine (None: the configuration's); tests/app/unit/test_jobs_on_duckdb.py runs on duckdb
-    engine: str | None = None
+    #: the runs' engine: these are Spark's tests (engine.use is auto); test_jobs_on_duckdb.py: duckdb
+    engine: str = "spark"
 
     @property
     def raw(self) -> Path:

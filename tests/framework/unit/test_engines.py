@@ -186,6 +186,7 @@ def jobs(job_dir: Callable[[str, str], Path]) -> None:
     job_dir("acme.engines.sized", SIZED_JOB)
     job_dir("acme.engines.spark_only", SPARK_ONLY_JOB)
     job_dir("acme.engines.trainer", CONFIG_DEPENDENT_JOB)
+    job_dir("acme.engines.undeclared", SIZED_JOB.replace(', requires=frozenset({"dataframe"})', ""))
 
 
 def test_prepare_auto_measures_the_declared_input(jobs: None, tmp_path: Path) -> None:
@@ -249,6 +250,9 @@ def test_auto_is_the_default_and_a_run_that_targets_a_cluster_goes_to_spark(
     assert prepare(RunRequest(job, conf_dir=conf)).context.engine == "spark"
     (conf / "base" / "spark.yml").write_text("spark:\n  master: local[2]\n")
     assert prepare(RunRequest(job, conf_dir=conf)).context.engine == "duckdb"
+    # a job that declares no requirement may use Spark's API directly: auto keeps it on Spark
+    undeclared = prepare(RunRequest("acme.engines.undeclared", conf_dir=tmp_path))
+    assert undeclared.context.engine == "spark" and "declares no requires" in undeclared.context.engine_reason
     # an explicit engine is used as asked
     (conf / "base" / "spark.yml").write_text("spark:\n  master: spark://head:7077\n")
     assert prepare(RunRequest(job, conf_dir=conf, engine="duckdb")).context.engine == "duckdb"
