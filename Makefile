@@ -1,5 +1,5 @@
 # Two commands set everything up on a machine with nothing but Python 3.11:
-#   make run    — virtualenv, install, run the reference pipeline end to end (Spark local, SQLite)
+#   make run    — virtualenv, install, run the reference pipeline end to end (DuckDB engine, SQLite)
 #   make test   — install dev tools, lint, type-check, layer contracts, the whole test suite
 PYTHON ?= python3.11
 VENV   ?= .venv

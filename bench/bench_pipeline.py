@@ -42,9 +42,9 @@ from anchor_duckdb import run as run_anchor
 
 from recommendations.sample_data import write_sample
 from recommendations.synthetic import SyntheticSpec
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.executor import RunRequest, execute, prepare
 from sparkjobs.observability.export import safe_name
-from sparkjobs.spark.session import SessionProvider
 from sparkjobs.spark.settings import SparkSettings
 
 START, END = "<!-- data-pipeline:start -->", "<!-- data-pipeline:end -->"

@@ -42,7 +42,7 @@ from bench_pipeline import MODEL, ours, ours_outputs, write_conf
 
 from recommendations.sample_data import write_sample
 from recommendations.synthetic import SyntheticSpec
-from sparkjobs.spark.session import SessionProvider
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.spark.settings import SparkSettings
 
 START, END = "<!-- scale-curve:start -->", "<!-- scale-curve:end -->"

@@ -10,13 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sparkjobs.catalog import DataCatalog, DatasetSpec, DatasetUse
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.errors import UsageError
 from sparkjobs.observability.logging import ContextAdapter, job_logger
 from sparkjobs.observability.metrics import RunMetrics
 from sparkjobs.observability.observer import RunObserver
 from sparkjobs.observability.tracing import Tracing
 from sparkjobs.settings import Settings
-from sparkjobs.spark.session import SessionProvider
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -72,7 +72,8 @@ def _positive_int(name: str, value: Any) -> int:
 
 @dataclass
 class JobContext:
-    """run_id, env, service_provider, has_spark, the logical date, settings, logger, metrics, Spark.
+    """run_id, env, service_provider, has_spark, the engine, the logical date, settings, logger, metrics,
+    and the session (``spark``: a SparkSession, or SQLFrame's DuckDB session on ``engine="duckdb"``).
 
     ``catalog`` loads and saves the datasets the job declares (see :mod:`sparkjobs.catalog`).
     """
@@ -100,6 +101,9 @@ class JobContext:
     pipeline: str | None = None
     step: str | None = None
     observer: RunObserver = field(init=False)
+    #: the engine this run uses (``spark`` or ``duckdb``), chosen by the executor, and why
+    engine: str = "spark"
+    engine_reason: str = "default"
     catalog: DataCatalog = field(init=False)
 
     def __post_init__(self) -> None:
@@ -127,9 +131,14 @@ class JobContext:
                 service_provider=self.service_provider,
                 app_suffix=self.job_name,
                 has_spark=self.has_spark,
+                duckdb=self.settings.engine.duckdb,
+                engine=self.engine,
             )
         self.catalog = DataCatalog(
-            self.datasets, use=self.dataset_use, job=self.job_name, spark=self.session.get
+            self.datasets,
+            use=self.dataset_use,
+            job=self.job_name,
+            spark=lambda: self.session.get(self.engine),
         )
 
     def platform_kwargs(self) -> dict[str, Any]:
@@ -138,8 +147,9 @@ class JobContext:
 
     @property
     def spark(self) -> SparkSession:
-        """The run's SparkSession, built (or reused) on first use by the session factory."""
-        return self.session.get()
+        """The run's session with the PySpark API, for the run's engine, built (or reused) on first
+        use by the session factory (:class:`~sparkjobs.engines.session.SessionProvider`)."""
+        return self.session.get(self.engine)
 
     @classmethod
     def from_kwargs(cls, job_name: str, kwargs: dict[str, Any]) -> JobContext:
@@ -190,6 +200,7 @@ class JobContext:
             "env": self.env,
             "service_provider": self.service_provider,
             "has_spark": self.has_spark,
+            "engine": self.engine,
             "event_date": self.event_date.isoformat(),
             **({"pipeline": self.pipeline, "step": self.step} if self.pipeline else {}),
         }

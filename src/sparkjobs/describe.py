@@ -15,6 +15,7 @@ from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from sparkjobs.config.annotations import alternatives
 from sparkjobs.config.secrets import MASK, mentions_secret
+from sparkjobs.engines.registry import EngineRegistry
 from sparkjobs.registry import resolve
 
 _QUALIFIED = re.compile(r"\b(?:[A-Za-z_][A-Za-z0-9_]*\.)+([A-Za-z_][A-Za-z0-9_]*)")
@@ -94,6 +95,23 @@ def parameter_rows(
     return rows
 
 
+def _engine_line(requires: frozenset[str]) -> str:
+    """Which engines can run a job with these requirements, and which of them provide what."""
+    registry = EngineRegistry.default()
+    able = registry.able(requires)
+    parts = [
+        f"{e.name} {'✓' if e.name in able else '✗ lacks ' + ', '.join(e.missing(requires))}"
+        for e in registry.engines
+    ]
+    if not able:
+        auto = "no engine can run it"
+    elif len(able) == 1:
+        auto = f"auto: {able[0]}"
+    else:
+        auto = f"auto: {able[0]} while the input is ≤ engine.in_process_max_input_mb, else {able[-1]}"
+    return f"{'; '.join(parts)} ({auto})"
+
+
 def _datasets_text(names: Sequence[str], bindings: Mapping[str, str]) -> str:
     """``bronze_events (bronze_path), movies``: catalog datasets, with the parameter bound to each."""
     params = {dataset: param for param, dataset in bindings.items()}
@@ -113,6 +131,7 @@ def describe_job(ref: str) -> str:
         f"stage:        {meta.stage or '-'}",
         f"capabilities: {', '.join(sorted(meta.capabilities)) or '-'}",
         f"requires:     {', '.join(sorted(meta.requires)) or '-'}",
+        f"engines:      {_engine_line(meta.requires)}",
         f"reads:        {_datasets_text(use.inputs, use.bindings)}",
         f"writes:       {_datasets_text(use.outputs, use.bindings)}",
     ]

@@ -2,6 +2,10 @@
 
 The CLI, the platform entry points (container, spark-submit, Databricks, Glue) and the pipeline
 runner all call :func:`prepare` and :func:`execute`; nothing travels through ``os.environ``.
+
+Why this module is long: :func:`prepare` is one ordered sequence (layers → ``{event_date}``
+placeholders → catalog paths → project-root paths → validation → engine choice) whose steps only
+make sense together; its helpers stay next to it. ``config show`` lives in :mod:`sparkjobs.config_show`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from sparkjobs.capabilities import DECLARED
 from sparkjobs.catalog import DatasetSpec, DatasetUse, load_catalog
 from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.files import parse_json_text
@@ -25,12 +30,16 @@ from sparkjobs.config.tree import Path_, join_key, nest, split_key
 from sparkjobs.config.validate import is_secret_location, validate_model
 from sparkjobs.config.workspace import ConfigWorkspace, resolve_data_paths, with_path_defaults
 from sparkjobs.context import PLATFORM_KWARGS, JobContext, new_run_id, parse_event_date
+from sparkjobs.engines.registry import EngineChoice, EngineRegistry
+from sparkjobs.engines.session import SessionProvider
+from sparkjobs.engines.settings import ENGINE_CHOICES
+from sparkjobs.engines.size import input_bytes
 from sparkjobs.errors import ConfigError, JobContractError, JobFailedError, SparkJobsError, UsageError
 from sparkjobs.observability.tracing import Tracing
 from sparkjobs.registry import JobSpec, resolve
 from sparkjobs.settings import Settings
-from sparkjobs.spark.session import SessionProvider
-from sparkjobs.spark.settings import MAX_PARTITIONS, MAX_SALT_BUCKETS
+from sparkjobs.spark.settings import MAX_PARTITIONS, MAX_SALT_BUCKETS, PLATFORM_PROVIDERS
+from sparkjobs.sql import engine_scope
 
 OWN_MODEL_SECTIONS = frozenset({"jobs", "pipelines", "services", "catalog"})
 
@@ -52,6 +61,8 @@ class RunRequest:
     has_spark: bool = True
     event_date: str | date | None = None
     dry_run: bool = False
+    #: ``spark``, ``duckdb`` or ``auto`` (``--engine``); None: the configuration's ``engine.use``
+    engine: str | None = None
     service_provider: str = "local"
     run_id: str | None = None
     extra_params: Mapping[str, Any] = field(default_factory=dict)  # typed values from platform entry points
@@ -106,6 +117,7 @@ class PreparedRun:
             **self.context.describe(),
             "module": self.spec.module_name,
             "origin": self.spec.origin,
+            "engine_reason": self.context.engine_reason,
             "master": settings.spark.resolved_master(self.context.service_provider) or "(platform)",
             "spark_conf": mask(settings.spark.spark_conf(self.context.job_name))
             if self.context.has_spark
@@ -173,7 +185,50 @@ def resolve_settings(
         obs.runs_dir = workspace.resolve_path(obs.runs_dir)
         if obs.textfile_dir is not None:
             obs.textfile_dir = workspace.resolve_path(obs.textfile_dir)
+    if request.engine is not None:
+        if request.engine not in ENGINE_CHOICES:
+            raise UsageError(f"--engine must be one of {', '.join(ENGINE_CHOICES)}, got {request.engine!r}")
+        settings.engine.use = request.engine  # type: ignore[assignment]
+        layered.sources[("engine", "use")] = "--engine"
     return settings
+
+
+def _cluster_target(settings: Settings, service_provider: str) -> str:
+    """Why the run targets a cluster ('' when it does not): a platform, or a non-local master."""
+    if service_provider in PLATFORM_PROVIDERS:
+        return f"service_provider {service_provider} runs on Spark"
+    master = settings.spark.master
+    if master and not master.startswith("local"):
+        return f"spark.master {master} is a cluster"
+    return ""
+
+
+def choose_engine(
+    spec: JobSpec, config: Any, settings: Settings, has_spark: bool, service_provider: str = "local"
+) -> EngineChoice:
+    """The engine of this run: ``engine.use`` as asked, or ``auto``'s choice from the job's
+    ``requires`` and input size (:meth:`sparkjobs.engines.registry.EngineRegistry.select`)."""
+    requested = settings.engine.use
+    factory = spec.factory
+    size: int | None = None
+    if requested == "auto" and factory is not None and hasattr(factory, "input_paths"):
+        size = input_bytes(factory.input_paths(config))
+    requires: dict[str, str] = dict.fromkeys(sorted(spec.metadata.requires), DECLARED)
+    if factory is not None and hasattr(factory, "requirements"):
+        requires = factory.requirements(config)  # the metadata's, and what this config needs
+    if requested == "auto" and requires:
+        target = _cluster_target(settings, service_provider)
+        if target:  # auto never moves a run aimed at a cluster into this process
+            requires = {**requires, "distributed": target}
+    registry = EngineRegistry.default(settings.engine)
+    if requested == "auto" and not requires and has_spark:
+        # DuckDB is opt-in: a job that declares nothing may use Spark's API directly (as before auto)
+        choice = registry.select(spec.name, requires, requested="spark", has_spark=has_spark)
+        reason = "auto: the job declares no requires (declare [dataframe] to run in-process); spark"
+        return EngineChoice(choice.engine, "auto", reason, size)
+    return registry.select(
+        spec.name, requires, requested=requested, input_bytes=size, has_spark=has_spark, why=requires
+    )
 
 
 def load_config(
@@ -301,6 +356,7 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
     job_kwargs = getattr(factory, "job_kwargs", None)
     params = job_kwargs(config) if callable(job_kwargs) else dict(config)
     _check_platform_params(spec, params, request)
+    choice = choose_engine(spec, config, settings, request.has_spark, request.service_provider)
     context = JobContext(
         job_name=spec.config_name,
         run_id=run_id,
@@ -317,6 +373,8 @@ def prepare(request: RunRequest, environ: Mapping[str, str] | None = None) -> Pr
         dataset_use=use,
         pipeline=request.pipeline,
         step=request.step,
+        engine=choice.engine,
+        engine_reason=choice.reason,
     )
     return PreparedRun(
         spec,
@@ -353,8 +411,8 @@ def execute(prepared: PreparedRun, *, attempt: int | None = None) -> Any:
     """
     ctx = prepared.context
     try:
-        # outermost: exports even for a hand-written main
-        with ctx.observer.observe_run(prepared.config, attempt=attempt):
+        # outermost: exports even for a hand-written main; F/T/Window of sparkjobs.sql resolve for the engine
+        with ctx.observer.observe_run(prepared.config, attempt=attempt), engine_scope(ctx.engine):
             result = prepared.spec.main(**prepared.main_kwargs)
             ctx.observer.record_result(result)
             return result

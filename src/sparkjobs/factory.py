@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from sparkjobs.capabilities import DECLARED
 from sparkjobs.catalog import DataCatalog
 from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.tree import Path_
@@ -17,6 +18,7 @@ from sparkjobs.context import PLATFORM_KWARGS, RESERVED_KWARGS, JobContext
 from sparkjobs.errors import JobContractError
 from sparkjobs.job import AbstractJob
 from sparkjobs.metadata import JobMetadata
+from sparkjobs.sql import engine_scope
 
 C = TypeVar("C", bound=BaseModel)
 
@@ -100,6 +102,21 @@ class AbstractJobFactory(ABC, Generic[C]):
         )
 
     @classmethod
+    def requirements(cls, config: Any) -> dict[str, str]:
+        """What this run of the job requires of its engine, each with why: the metadata's
+        ``requires``, plus what a setting needs (e.g. a model trained with Spark MLlib). The
+        engine choice (``engine: auto``, or the check of an explicit engine) uses this."""
+        metadata = getattr(cls, "metadata", None)
+        declared = metadata.requires if metadata is not None else frozenset()
+        return dict.fromkeys(sorted(declared), DECLARED)
+
+    @classmethod
+    def input_paths(cls, config: Any) -> Sequence[str]:
+        """The paths the job reads, measured by ``engine: auto`` to choose between an in-process
+        engine and Spark (:mod:`sparkjobs.engines.registry`). Default: none (a small job)."""
+        return ()
+
+    @classmethod
     def job_kwargs(cls, config: Any) -> dict[str, Any]:
         """What ``create_job`` and ``job.run`` receive: the validated top-level fields."""
         if isinstance(config, BaseModel):
@@ -163,7 +180,8 @@ class AbstractJobFactory(ABC, Generic[C]):
                     raise JobContractError(
                         f"{type(self).__qualname__}.create_job() returned {got}, expected an AbstractJob"
                     )
-                result = job.run(**job_kwargs)
+                with engine_scope(context.engine):  # F, T, Window of sparkjobs.sql: this run's engine
+                    result = job.run(**job_kwargs)
             except BaseException:
                 metrics.record_outcome(False, time.perf_counter() - started)
                 raise

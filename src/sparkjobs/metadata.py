@@ -1,4 +1,13 @@
-"""What a registered job says about itself: description, version, medallion stage, capabilities."""
+"""What a registered job says about itself: description, version, medallion stage, capabilities.
+
+Two vocabularies, both closed (an unknown name is an error that lists the known ones):
+
+- ``capabilities``: what the *job* offers its operators (``incremental``, ``backfill``...);
+  ``sparkjobs list --capability X`` filters on them.
+- ``requires``: what the job needs from the *engine* that runs it (:data:`ENGINE_CAPABILITIES`).
+  Each engine declares what it provides (:mod:`sparkjobs.engines`); ``engine: auto`` picks one that
+  provides everything, and asking for one that does not fails before any work.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +15,18 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sparkjobs.capabilities import ENGINE_CAPABILITIES, KNOWN_CAPABILITIES
+
 #: the medallion names most projects use; any plain name is accepted (``raw``, ``staging``, ``marts``)
 SUGGESTED_STAGES = ("bronze", "silver", "gold")
 _STAGE_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
-KNOWN_CAPABILITIES = frozenset(
-    {"incremental", "initial_load", "distributed", "validation", "backfill", "idempotent", "serving"}
-)
+
+
+def _known(kind: str, value: frozenset[str], known: frozenset[str] | dict[str, str]) -> frozenset[str]:
+    unknown = sorted(value - set(known))
+    if unknown:
+        raise ValueError(f"unknown {kind} {unknown}: expected some of {sorted(known)}")
+    return value
 
 
 class JobMetadata(BaseModel):
@@ -26,7 +41,9 @@ class JobMetadata(BaseModel):
     )
     capabilities: frozenset[str] = frozenset()
     requires: frozenset[str] = Field(
-        frozenset(), description="engines/features the job needs, e.g. {'spark'} for UDFs or MLlib"
+        frozenset(),
+        description="engine capabilities the job needs, e.g. {'spark'} for UDFs or MLlib "
+        "(see ENGINE_CAPABILITIES)",
     )
 
     @field_validator("stage")
@@ -38,3 +55,13 @@ class JobMetadata(BaseModel):
                 f"(letters, digits, '_', '-'), such as {', '.join(SUGGESTED_STAGES)}"
             )
         return value
+
+    @field_validator("capabilities")
+    @classmethod
+    def _known_capabilities(cls, value: frozenset[str]) -> frozenset[str]:
+        return _known("capabilities", value, KNOWN_CAPABILITIES)
+
+    @field_validator("requires")
+    @classmethod
+    def _known_requirements(cls, value: frozenset[str]) -> frozenset[str]:
+        return _known("engine requirements", value, ENGINE_CAPABILITIES)

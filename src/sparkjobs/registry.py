@@ -91,7 +91,7 @@ class JobSpec:
     def datasets(self) -> DatasetUse:
         """The datasets the job reads and writes: the factory's ``inputs`` / ``outputs``, else the
         module's ``INPUTS`` / ``OUTPUTS`` (see :mod:`sparkjobs.catalog.declare`)."""
-        from sparkjobs.catalog.declare import declared_datasets  # on use: `list` stays light
+        from sparkjobs.catalog.declare import declared_datasets
 
         module = self.load()
         factory = self.factory
@@ -188,7 +188,9 @@ def list_jobs(
     """Registered jobs with their metadata (or the error loading them), filtered.
 
     A job's literal metadata is read from its source (:mod:`sparkjobs.declared`) without importing
-    it; a job whose metadata is computed is imported.
+    it; a job whose metadata is computed is imported. ``capability`` matches both sides: what a job
+    offers (``capabilities``, e.g. ``incremental``) and what it requires from its engine
+    (``requires``, e.g. ``spark``).
     """
     out: list[tuple[JobSpec, JobMetadata | DeclaredMetadata | Exception]] = []
     for spec in registered().values():
@@ -204,7 +206,7 @@ def list_jobs(
         if not isinstance(meta, Exception):
             if stage and meta.stage != stage:
                 continue
-            if capability and capability not in meta.capabilities:
+            if capability and capability not in meta.capabilities | meta.requires:
                 continue
         elif stage or capability:
             continue

@@ -2,6 +2,7 @@
 
 The tree read from ``conf/`` has these top-level keys::
 
+    engine:         EngineSettings (spark | duckdb | auto, and DuckDB's own settings)
     spark:          SparkSettings
     observability:  ObservabilitySettings
     jobs:           {job_name: {...params validated by the job's own model...}}
@@ -19,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sparkjobs.engines.settings import EngineSettings
 from sparkjobs.observability.settings import ObservabilitySettings
 from sparkjobs.spark.settings import SparkSettings
 
@@ -28,6 +30,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    engine: EngineSettings = Field(default_factory=EngineSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     jobs: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-job parameters")

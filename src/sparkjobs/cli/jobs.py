@@ -14,6 +14,7 @@ import click
 from sparkjobs.cli import render
 from sparkjobs.cli.options import (
     config_options,
+    engine_option,
     format_option,
     log_format_option,
     run_options,
@@ -34,6 +35,7 @@ def _request(job: str, **kw: Any) -> Any:
 @config_options
 @run_options
 @service_provider_option
+@engine_option
 @log_format_option
 def run_command(job: str, log_format: str | None, **kw: Any) -> None:
     """Run JOB: a registered name (see `sparkjobs list`) or a dotted module path.
@@ -81,7 +83,12 @@ def run_command(job: str, log_format: str | None, **kw: Any) -> None:
 
 @click.command("list")
 @click.option("--stage", default=None, help="only jobs of this stage, e.g. bronze, silver, gold")
-@click.option("--capability", default=None, help="e.g. incremental, distributed, validation")
+@click.option(
+    "--capability",
+    default=None,
+    help="jobs offering it (incremental, validation...) or requiring it of their engine (spark, "
+    "distributed...); also lists the engines that provide it",
+)
 @format_option
 def list_command(stage: str | None, capability: str | None, fmt: str) -> None:
     """Registered jobs with one-line descriptions."""
@@ -90,10 +97,19 @@ def list_command(stage: str | None, capability: str | None, fmt: str) -> None:
     rows = render.job_rows(list_jobs(stage, capability))
     if fmt == "json":
         render.echo_json(rows)
-    elif not rows:
+        return
+    if not rows:
         click.echo("no jobs match" if (stage or capability) else "no registered jobs", err=True)
     else:
         render.job_table(rows)
+    if capability is None:
+        return
+    # imported only here: `list` without --capability imports no pydantic (tests/.../test_cli_imports.py)
+    from sparkjobs.capabilities import ENGINE_CAPABILITIES, engines_providing
+
+    if capability in ENGINE_CAPABILITIES:
+        providers = engines_providing(capability)
+        click.echo(f"engines providing {capability}: {', '.join(providers) or 'none'}")
 
 
 @click.command("describe")

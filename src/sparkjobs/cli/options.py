@@ -96,6 +96,16 @@ def service_provider_option(func: Any) -> Any:
     )(func)
 
 
+def engine_option(func: Any) -> Any:
+    return click.option(
+        "--engine",
+        type=click.Choice(["spark", "duckdb", "auto"]),
+        default=None,
+        help="spark, duckdb (in-process, no Java) or auto: the cheapest engine providing what the job "
+        "requires, by input size (default: engine.use from the configuration, itself auto)",
+    )(func)
+
+
 def log_format_option(func: Any) -> Any:
     return click.option(
         "--log-format",

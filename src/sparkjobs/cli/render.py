@@ -57,6 +57,8 @@ def echo_json(value: Any, *, indent: int | None = 2) -> None:
 # -- jobs -----------------------------------------------------------------------------------------------
 def job_rows(listing: Iterable[tuple[Any, Any]]) -> list[dict[str, Any]]:
     """``sparkjobs list`` rows from :func:`sparkjobs.registry.list_jobs` (a broken job keeps its error)."""
+    from sparkjobs.capabilities import able_engines
+
     rows: list[dict[str, Any]] = []
     for spec, meta in listing:
         if isinstance(meta, Exception):
@@ -71,6 +73,8 @@ def job_rows(listing: Iterable[tuple[Any, Any]]) -> list[dict[str, Any]]:
                 "stage": meta.stage or "",
                 "version": meta.version,
                 "capabilities": sorted(meta.capabilities),
+                "requires": sorted(meta.requires),
+                "engines": able_engines(meta.requires),
                 "description": meta.description,
             }
         )
@@ -88,6 +92,7 @@ def job_table(rows: Sequence[dict[str, Any]]) -> None:
         click.echo(
             f"{r['name']:<{width}}  {r['stage'] or '-':<{stage_width}}  v{r['version']:<7} {r['description']}"
             + (f"  [{caps}]" if caps else "")
+            + f"  engines: {','.join(r['engines']) or 'none'}"
         )
 
 

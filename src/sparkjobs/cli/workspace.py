@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sparkjobs.cli.options import service_provider_option, workspace_options
+from sparkjobs.cli.options import engine_option, service_provider_option, workspace_options
 from sparkjobs.pipeline.workspace import Invocation, Workspace
 
 
@@ -28,6 +28,7 @@ def pipeline_workspace(*, runs_steps: bool = False) -> Callable[[Callable[..., A
             project_dir: Path | None,
             config_files: tuple[Path, ...],
             service_provider: str = "local",
+            engine: str | None = None,
             **kwargs: Any,
         ) -> Any:
             invocation = Invocation(
@@ -36,11 +37,12 @@ def pipeline_workspace(*, runs_steps: bool = False) -> Callable[[Callable[..., A
                 project_dir=project_dir,
                 config_files=tuple(config_files),
                 service_provider=service_provider,
+                engine=engine,
             )
             return func(Workspace.load(invocation), *args, **kwargs)
 
-        # help lists --env/--conf-dir/--config first, then --service-provider
-        return workspace_options(service_provider_option(command) if runs_steps else command)
+        # help lists --env/--conf-dir/--config first, then --service-provider and --engine
+        return workspace_options(service_provider_option(engine_option(command)) if runs_steps else command)
 
     return decorate
 

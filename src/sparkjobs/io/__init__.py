@@ -6,12 +6,21 @@
   replaces the rows of one logical date inside coarser partitions (``replace_where``).
 - :class:`PreviousOutputReader` reads what earlier runs wrote, e.g. to drop re-sent events.
 - :class:`HadoopFileSystem` lists and deletes partition directories on any Hadoop file system.
+- :func:`file_system`, :func:`parquet_writer`, :func:`raw_reader`, :func:`previous_reader` build
+  the above for the session's engine (Spark, or DuckDB through SQLFrame: :mod:`sparkjobs.io.engines`).
 
 Importing this package never imports pyspark. (The serving stores live in
 :mod:`sparkjobs.serving.stores`.)
 """
 
-from sparkjobs.io.filesystem import HadoopFileSystem, driver_side_listing, partition_dir, partition_value
+from sparkjobs.io.engines import file_system, parquet_writer, previous_reader, raw_reader
+from sparkjobs.io.filesystem import (
+    HadoopFileSystem,
+    LocalFileSystem,
+    driver_side_listing,
+    partition_dir,
+    partition_value,
+)
 from sparkjobs.io.previous import PreviousOutputReader
 from sparkjobs.io.readers import (
     CORRUPT_COLUMN,
@@ -36,6 +45,7 @@ __all__ = [
     "REASON",
     "FieldSpec",
     "HadoopFileSystem",
+    "LocalFileSystem",
     "ParquetWriter",
     "PreviousOutputReader",
     "RawFileReader",
@@ -45,6 +55,10 @@ __all__ = [
     "WriteResult",
     "check_record",
     "driver_side_listing",
+    "file_system",
+    "parquet_writer",
     "partition_dir",
     "partition_value",
+    "previous_reader",
+    "raw_reader",
 ]

@@ -57,10 +57,12 @@ class PreviousOutputReader:
 
     def new_rows(self, df: DataFrame, keys: Sequence[str], where: Column | str | None = None) -> DataFrame:
         """Rows of ``df`` whose ``keys`` are not in the previous output (null keys compare equal)."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         if not keys:
             raise ValueError("new_rows needs at least one key column")
         stored = self.read(where).select(*[F.col(k).alias(f"__prev_{k}") for k in keys]).distinct()
-        condition = [df[k].eqNullSafe(stored[f"__prev_{k}"]) for k in keys]
+        # by name, not df[k]: the stored side's columns are renamed, so nothing is ambiguous, and
+        # SQLFrame binds df[k] of a persisted frame to its cache table, which a later agg cannot find
+        condition = [F.col(k).eqNullSafe(F.col(f"__prev_{k}")) for k in keys]
         return df.join(stored, on=condition, how="left_anti")

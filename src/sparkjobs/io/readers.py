@@ -160,7 +160,7 @@ class ReadResult:
 
     @property
     def valid(self) -> DataFrame:
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         typed = [F.col(f"__typed_{f.name}").alias(f.name) for f in self.schema.fields]
         return self.parsed.filter(F.col(REASON).isNull()).select(
@@ -169,7 +169,7 @@ class ReadResult:
 
     @property
     def rejected(self) -> DataFrame:
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         return self.parsed.filter(F.col(REASON).isNotNull()).select(
             *[F.col(n) for n in self.schema.names],
@@ -202,9 +202,9 @@ def check_record(df: DataFrame, schema: RecordSchema) -> DataFrame:
 
     Usable on its own for text that reached Spark another way (a Kafka value split into columns,
     a JDBC extract of VARCHARs). ``df`` must have every field as a string column and the
-    ``_corrupt_record`` column (null when the line split fine).
+    ``_corrupt_record`` column (null when the line split fine). Works on every engine.
     """
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, try_cast
 
     rules: list[tuple[Column, str, Column]] = [
         (
@@ -217,7 +217,7 @@ def check_record(df: DataFrame, schema: RecordSchema) -> DataFrame:
     for spec in schema.fields:
         text = F.trim(F.col(spec.name))
         missing = text.isNull() | (text == F.lit(""))
-        value = text if spec.type == "string" else text.try_cast(spec.spark_type)
+        value = text if spec.type == "string" else try_cast(text, spec.spark_type)
         typed[spec.name] = F.when(~missing, value)
         if spec.required:
             rules.append((missing, f"missing_{spec.name}", F.lit(f"{spec.name} is missing")))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.errors import UsageError
 from sparkjobs.observability.logging import ContextAdapter
 from sparkjobs.pipeline.heartbeat import LockKeeper
@@ -17,7 +18,6 @@ from sparkjobs.pipeline.outcomes import RunOutcome, StepOutcome
 from sparkjobs.pipeline.planning import PlannedStep
 from sparkjobs.pipeline.recorder import LedgerRecorder
 from sparkjobs.pipeline.reporters import RunReporter
-from sparkjobs.spark.session import SessionProvider
 
 
 @dataclass

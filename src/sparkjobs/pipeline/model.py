@@ -42,6 +42,7 @@ from sparkjobs.config.coerce import type_raw_values
 from sparkjobs.config.database import DatabaseSettings
 from sparkjobs.config.layers import LayeredConfig
 from sparkjobs.config.validate import validate_model
+from sparkjobs.engines.settings import EngineChoiceName
 from sparkjobs.errors import ConfigError
 from sparkjobs.pipeline.dag import check_dependencies, to_mermaid, topological_order
 from sparkjobs.pipeline.datasets import StepDatasets, check_inferred, merged_dependencies
@@ -142,6 +143,10 @@ class StepDefaults(BaseModel):
     retry: RetryPolicy = Field(DEFAULT_STEP_RETRY, description="retry policy per step")
     timeout_s: float | None = Field(None, gt=0, description="per-attempt timeout in seconds (none: no limit)")
     has_spark: bool = Field(True, description="whether steps may use Spark (the session starts lazily)")
+    engine: EngineChoiceName | None = Field(
+        None,
+        description="spark, duckdb or auto for every step (None: `pipeline run --engine`, else engine.use)",
+    )
 
 
 class StepSpec(BaseModel):
@@ -166,6 +171,9 @@ class StepSpec(BaseModel):
     retry: RetryPolicy | None = Field(None, description="overrides defaults.retry")
     timeout_s: float | None = Field(None, gt=0, description="overrides defaults.timeout_s")
     has_spark: bool | None = Field(None, description="overrides defaults.has_spark")
+    engine: EngineChoiceName | None = Field(
+        None, description="this step's engine: spark, duckdb or auto (wins over every other setting)"
+    )
 
 
 class PipelineSpec(BaseModel):
@@ -245,6 +253,11 @@ class PipelineSpec(BaseModel):
     def timeout_of(self, step: str) -> float | None:
         spec = self.steps[step]
         return spec.timeout_s if spec.timeout_s is not None else self.defaults.timeout_s
+
+    def engine_of(self, step: str, invocation: str | None = None) -> str | None:
+        """The step's engine: the step's own, else ``invocation`` (``pipeline run --engine``), else the
+        pipeline's ``defaults.engine``; None leaves it to the configuration's ``engine.use``."""
+        return self.steps[step].engine or invocation or self.defaults.engine
 
     def has_spark_of(self, step: str) -> bool:
         spec = self.steps[step]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sparkjobs.context import new_run_id
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.errors import SparkJobsError
 from sparkjobs.executor import PreparedRun, RunRequest, prepare
 from sparkjobs.observability.tracing import Tracing
@@ -21,7 +22,6 @@ from sparkjobs.pipeline.workspace import Invocation
 from sparkjobs.registry import resolve
 from sparkjobs.resilience import RetryPolicy
 from sparkjobs.settings import Settings
-from sparkjobs.spark.session import SessionProvider
 
 #: ``factory(settings, app_suffix, has_spark, service_provider)`` → the provider steps share
 SessionFactory = Callable[[Settings, str, bool, str], SessionProvider]
@@ -46,6 +46,7 @@ def default_session_factory(
         service_provider=service_provider,
         app_suffix=app_suffix,
         has_spark=has_spark,
+        duckdb=settings.engine.duckdb,
         jvm_stderr=jvm_stderr,
     )
 
@@ -158,6 +159,7 @@ class StepPlanner:
             event_date=logical_date,
             service_provider=inv.service_provider,
             run_id=f"{run_id}.{name}",
+            engine=self.pipeline.engine_of(name, inv.engine),
             extra_params=params,
             extra_sources=sources,
             session=session,

@@ -25,6 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sparkjobs.context import new_run_id
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.errors import UsageError
 from sparkjobs.observability.logging import ContextAdapter
 from sparkjobs.observability.tracing import Tracing
@@ -41,7 +42,6 @@ from sparkjobs.pipeline.task import CANCEL_GRACE_S, StepTask, TaskEnvironment
 from sparkjobs.pipeline.workspace import Invocation
 from sparkjobs.resilience import RetryPolicy
 from sparkjobs.settings import Settings
-from sparkjobs.spark.session import SessionProvider
 
 
 class PipelineRunner:

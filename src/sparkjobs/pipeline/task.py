@@ -217,9 +217,9 @@ class StepTask:
         cancel.set()
         cancelled = False
         provider = step.prepared.context.session if step.prepared is not None else None
-        if step.has_spark and provider is not None and provider.started:
+        if step.has_spark and provider is not None and provider.started_engine("spark"):
             try:
-                provider.get().sparkContext.cancelAllJobs()
+                provider.get("spark").sparkContext.cancelAllJobs()
                 cancelled = True
             except Exception as exc:
                 self.env.base_log.warning("could not cancel the Spark jobs of step %s: %s", step.name, exc)

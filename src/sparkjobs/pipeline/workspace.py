@@ -40,6 +40,8 @@ class Invocation:
     project_dir: Path | None = None
     config_files: tuple[Path, ...] = ()
     service_provider: str = "local"
+    #: ``pipeline run --engine``: every step's engine unless the step names its own
+    engine: str | None = None
     environ: Mapping[str, str] | None = field(default=None, repr=False)
 
     def resolved_env(self) -> str:
@@ -68,6 +70,8 @@ class Invocation:
             flags += ["--config", str(file)]
         if self.service_provider != "local":
             flags += ["--service-provider", self.service_provider]
+        if self.engine:
+            flags += ["--engine", self.engine]
         return flags
 
 

@@ -105,15 +105,14 @@ def run_checks(
 
 
 def _aggregate(df: DataFrame, compiled: list[_Compiled]) -> dict[str, Any]:
-    """ONE Spark action computing every aggregate.
+    """ONE action computing every aggregate (on DuckDB, which has no ``observe``, always one ``agg``).
 
     Without unique checks: one ``df.agg(...)``. With them, the distinct counts are the aggregation
     and every other aggregate rides along as ``df.observe(...)`` metrics, computed while the rows
     stream through the scan stage. (Putting them all in one ``agg`` makes Spark carry every other
     aggregate's buffer through the distinct-key shuffle — measured 1.5-2x slower than two actions.)
     """
-    from pyspark.sql import Observation
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, current_engine
 
     exprs: dict[str, Column] = {ROWS: F.count(F.lit(1))}
     distinct: dict[str, Column] = {}
@@ -121,9 +120,11 @@ def _aggregate(df: DataFrame, compiled: list[_Compiled]) -> dict[str, Any]:
         exprs.update(c.exprs)
         distinct.update(c.distinct)
     regular = [expr.alias(name) for name, expr in exprs.items()]
-    if not distinct:
-        (row,) = df.agg(*regular).collect()
+    if not distinct or current_engine() != "spark":  # DuckDB has no observe(): one aggregation
+        (row,) = df.agg(*regular, *[e.alias(n) for n, e in distinct.items()]).collect()
         return row.asDict()
+    from pyspark.sql import Observation
+
     observation = Observation(f"sparkjobs_quality_{uuid.uuid4().hex}")
     (row,) = df.observe(observation, *regular).agg(*[e.alias(n) for n, e in distinct.items()]).collect()
     return {**observation.get, **row.asDict()}
@@ -185,7 +186,7 @@ def _plain(value: Any) -> Any:
 
 
 def _compile(check: _Check, index: int, df: DataFrame, now: datetime) -> _Compiled:
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F
 
     key = f"q{index}"
     if isinstance(check, NotNull):
@@ -228,7 +229,7 @@ def _compile(check: _Check, index: int, df: DataFrame, now: datetime) -> _Compil
 
 
 def _not_null(check: NotNull, key: str) -> _Compiled:
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F
 
     exprs = {f"{key}_null_{i}": F.count(F.when(F.col(c).isNull(), 1)) for i, c in enumerate(check.columns)}
 
@@ -312,18 +313,21 @@ def _judge_fresh(check: Freshness, row: Mapping[str, Any], key: str, now: dateti
     return _result(check, violated, age, threshold, message, newest=newest, reference=now)
 
 
+_NUMERIC = frozenset({"tinyint", "smallint", "int", "bigint", "float", "double"})
+
+
 def _epoch_seconds(df: DataFrame, column: str) -> Column:
     """Seconds since the epoch of a timestamp, date, numeric (Unix seconds) or string column."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
+    from sparkjobs.sql import F
 
     col = F.col(column)
-    dtype = df.schema[column].dataType if "." not in column else None
-    if isinstance(dtype, T.DateType):
+    # by type name: SQLFrame has neither schema[name] nor NumericType
+    kind = next((f.dataType.simpleString() for f in df.schema.fields if f.name == column), "")
+    if kind == "date":
         return F.unix_date(col).cast("double") * 86400.0
-    if isinstance(dtype, T.NumericType):
+    if kind in _NUMERIC or kind.startswith("decimal"):
         return col.cast("double")
-    if isinstance(dtype, T.StringType):
+    if kind == "string":
         return F.unix_micros(F.to_timestamp(col)) / 1_000_000.0
     return F.unix_micros(col.cast("timestamp")) / 1_000_000.0
 

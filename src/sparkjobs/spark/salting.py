@@ -28,7 +28,7 @@ def salted_join(
     Supports the join types that keep left rows' identity: inner, left, left_semi, left_anti.
     ``buckets <= 1`` is a plain join.
     """
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F
 
     keys = [on] if isinstance(on, str) else list(on)
     if buckets <= 1:

@@ -2,16 +2,16 @@
 
 ``build_session(settings)`` returns a configured session. When the platform already runs one
 (Databricks, Glue, a notebook, the test suite) it is reused and only the runtime-settable SQL
-options are applied; :class:`SessionProvider` stops a session only if it created it. A new
-session gets :func:`sparkjobs.spark.jvm.launch_conf` (no progress bar off a terminal, quiet JVM
-logs) and, with ``jvm_stderr``, a JVM whose stderr goes to that file.
+options are applied. :class:`sparkjobs.engines.session.SessionProvider` (which also builds the
+DuckDB engine's session) calls it, and stops a session only if it created it. A new session gets
+:func:`sparkjobs.spark.jvm.launch_conf` (no progress bar off a terminal, quiet JVM logs) and, with
+``jvm_stderr``, a JVM whose stderr goes to that file.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,42 +113,3 @@ def _stderr_is_tty() -> bool:
         return os.isatty(2)
     except OSError:
         return False
-
-
-@dataclass
-class SessionProvider:
-    """Builds the session on first use and stops it at the end only if it created it."""
-
-    settings: SparkSettings
-    service_provider: str = "local"
-    app_suffix: str | None = None
-    has_spark: bool = True
-    #: a file for the stderr of a JVM this provider launches (None: this process's stderr)
-    jvm_stderr: Path | None = None
-    _session: Any = field(default=None, init=False, repr=False)
-    _created: bool = field(default=False, init=False, repr=False)
-
-    def get(self) -> SparkSession:
-        if not self.has_spark:
-            raise SparkUnavailableError(
-                "this run was started with --no-spark (has_spark=false) but the job asked for a "
-                "SparkSession; rerun with --has-spark"
-            )
-        if self._session is None:
-            self._session, self._created = build_session(
-                self.settings,
-                service_provider=self.service_provider,
-                app_suffix=self.app_suffix,
-                jvm_stderr=self.jvm_stderr,
-            )
-        return self._session
-
-    @property
-    def started(self) -> bool:
-        return self._session is not None
-
-    def close(self) -> None:
-        if self._session is not None and self._created:
-            self._session.stop()
-        self._session = None
-        self._created = False

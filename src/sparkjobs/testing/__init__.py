@@ -119,6 +119,7 @@ def run_job(
     partitions: int = 2,
     environ: Mapping[str, str] | None = None,
     check: bool = True,
+    engine: str | None = None,
 ) -> JobRun:
     """Run the job ``name`` (registered short name or dotted module path) in this process.
 
@@ -128,6 +129,8 @@ def run_job(
     relative paths resolve). A failing job raises :class:`~sparkjobs.errors.JobFailedError`
     (its report is written first); with ``check=False`` the failure is returned in ``JobRun.error``.
     Bad parameters or config raise :class:`~sparkjobs.errors.ConfigError` before anything runs.
+    ``engine`` (``spark``, ``duckdb``, ``auto``; default: the configuration's ``engine.use``) is
+    ``--engine``; only a run on Spark shares the test SparkSession (a DuckDB run starts no JVM).
     """
     config_file, runs_dir = _test_config_file(Path(tmp_path))
     request = RunRequest(
@@ -141,9 +144,11 @@ def run_job(
         event_date=event_date,
         extra_params=dict(params or {}),
         extra_sources=dict.fromkeys(params or {}, PARAMS_SOURCE),
+        engine=engine,
     )
     prepared = prepare(request, dict(environ or {}))
-    if has_spark:  # the job reuses (and never stops) the test session instead of starting a JVM
+    on_spark = has_spark and prepared.context.engine == "spark"
+    if on_spark:  # the job reuses (and never stops) the test session instead of starting a JVM
         spark_session()
     error: JobFailedError | None = None
     result: Any = None
@@ -154,7 +159,7 @@ def run_job(
             raise
         error = exc
     finally:
-        if has_spark:  # the job applied its own spark.sql.* settings to the shared session
+        if on_spark:  # the job applied its own spark.sql.* settings to the shared session
             spark_session()
     artifacts = prepared.context.observer.artifacts
     if artifacts.report is None:

@@ -34,6 +34,8 @@ def ts(day: date, second: int) -> int:
 class Lake:
     root: Path
     conf: Path
+    #: the runs' engine: these are Spark's tests (engine.use is auto); test_jobs_on_duckdb.py: duckdb
+    engine: str = "spark"
 
     @property
     def raw(self) -> Path:
@@ -49,7 +51,13 @@ class Lake:
 
     def run_job(self, job: str, day: date, *, check: bool = True, **params: Any) -> JobRun:
         return run_job(
-            job, params, event_date=day, conf_dir=self.conf, tmp_path=self.root.parent, check=check
+            job,
+            params,
+            event_date=day,
+            conf_dir=self.conf,
+            tmp_path=self.root.parent,
+            check=check,
+            engine=self.engine,
         )
 
     def run(self, job: str, day: date, **params: Any) -> dict[str, Any]:

@@ -89,7 +89,7 @@ def test_stderr_off_a_terminal_is_parseable_json_and_a_missing_path_is_one_line(
 SESSION_WITH_JVM_LOG = """
 import sys
 from pathlib import Path
-from sparkjobs.spark.session import SessionProvider
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.spark.settings import SparkSettings
 
 settings = SparkSettings(master="local[1]")

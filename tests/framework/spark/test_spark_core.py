@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.executor import RunRequest, execute, prepare
 from sparkjobs.spark.salting import salted_join
-from sparkjobs.spark.session import SessionProvider, build_session
+from sparkjobs.spark.session import build_session
 from sparkjobs.spark.settings import SparkSettings
 
 pytestmark = pytest.mark.spark

@@ -488,7 +488,7 @@ def test_cluster_providers_never_get_a_configured_master(jobs: Path) -> None:
 def test_only_databricks_keeps_the_platform_session_open(
     jobs: Path, monkeypatch: pytest.MonkeyPatch, main: Callable[..., Any], closes: int
 ) -> None:
-    from sparkjobs.spark.session import SessionProvider
+    from sparkjobs.engines.session import SessionProvider
 
     calls: list[str] = []
     monkeypatch.setattr(SessionProvider, "close", lambda self: calls.append("close"))

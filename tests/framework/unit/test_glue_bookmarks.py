@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
+from sparkjobs.engines import session as session_module  # the session factory calls build_session
 from sparkjobs.entrypoints import glue
 from sparkjobs.entrypoints.launcher import run_entrypoint
 from sparkjobs.entrypoints.render import render
 from sparkjobs.executor import RunRequest
-from sparkjobs.spark import session as session_module
 
 FAKE_AWSGLUE = Path(__file__).parent / "fake_awsglue"
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.errors import JobNotFoundError, UsageError
 from sparkjobs.pipeline.errors import LedgerError, PipelineFailedError, PipelineLockedError
 from sparkjobs.pipeline.heartbeat import LockKeeper
@@ -29,7 +30,6 @@ from sparkjobs.pipeline.stop import StopToken
 from sparkjobs.pipeline.workspace import Invocation
 from sparkjobs.resilience import RetryPolicy
 from sparkjobs.settings import Settings
-from sparkjobs.spark.session import SessionProvider
 
 ROOT = Path(__file__).resolve().parents[3]
 D1 = date(2024, 3, 1)

@@ -29,9 +29,9 @@ from typing import Any
 import click
 
 from recommendations.sample_data import ensure_sample
+from sparkjobs.engines.session import SessionProvider
 from sparkjobs.errors import SparkJobsError
 from sparkjobs.executor import RunRequest, execute, load_config, prepare, resolve_settings
-from sparkjobs.spark.session import SessionProvider
 
 DEMO_DATE = date(2016, 10, 16)
 DEMO_USERS = (15, 547)
@@ -72,11 +72,16 @@ def run_demo(
     conf_dir: Path = Path("conf"),
     event_date: date = DEMO_DATE,
     users: Sequence[int] = DEMO_USERS,
+    engine: str | None = None,
     echo: Any = click.echo,
 ) -> list[StepOutcome]:
-    """Run the three steps in one process; print the summary and two users' recommendations."""
+    """Run the three steps in one process; print the summary and two users' recommendations.
+
+    ``engine``: spark, duckdb or auto (default: the configuration's ``engine.use``; conf/demo says
+    which). The output names the engine each step ran on.
+    """
     started = time.perf_counter()
-    first = RunRequest(job=STEPS[0], env=env, conf_dir=conf_dir)
+    first = RunRequest(job=STEPS[0], env=env, conf_dir=conf_dir, engine=engine)
     _, layered = load_config(first)
     settings = resolve_settings(layered, first)
     ingest_config = layered.tree.get("jobs", {}).get("ingest_events", {})
@@ -91,22 +96,35 @@ def run_demo(
         f"[{time.perf_counter() - t0:.1f}s]"
     )
 
-    provider = SessionProvider(settings.spark, app_suffix="demo")
+    provider = SessionProvider(settings.spark, app_suffix="demo", duckdb=settings.engine.duckdb)
     outcomes: list[StepOutcome] = []
     try:
-        t0 = time.perf_counter()
-        provider.get()
-        echo(f"spark: local session ready [{time.perf_counter() - t0:.1f}s]")
         for job in STEPS:
             params = ["mode=initial_load"] if job == "ingest_events" else []
             request = RunRequest(
-                job=job, env=env, conf_dir=conf_dir, event_date=event_date, params=params, session=provider
+                job=job,
+                env=env,
+                conf_dir=conf_dir,
+                event_date=event_date,
+                params=params,
+                session=provider,
+                engine=engine,
             )
             prepared = prepare(request)
+            ctx = prepared.context
+            if prepared.spec.metadata.requires and not provider.started_engine(ctx.engine):
+                t0 = time.perf_counter()
+                provider.get(ctx.engine)
+                where = (
+                    "Spark local session" if ctx.engine == "spark" else "DuckDB in-process session (no JVM)"
+                )
+                ready = time.perf_counter() - t0
+                echo(f"engine {ctx.engine}: {where} ready [{ready:.1f}s] ({ctx.engine_reason})")
             t0 = time.perf_counter()
             result = execute(prepared)
             outcomes.append(StepOutcome(job, time.perf_counter() - t0, dict(result or {})))
-            echo(f"{job:<22} {outcomes[-1].seconds:6.1f}s  {outcomes[-1].rows()}")
+            on = f"[{ctx.engine}]" if prepared.spec.metadata.requires else "[pyarrow]"
+            echo(f"{job:<22} {outcomes[-1].seconds:6.1f}s {on:<9} {outcomes[-1].rows()}")
             if job == "load_recommendations":
                 store_settings = prepared.config.store
     finally:
@@ -137,10 +155,16 @@ def run_demo(
     help="logical date (MovieLens ends on 2016-10-16)",
 )
 @click.option("--users", type=int, multiple=True, default=DEMO_USERS, show_default=True, help="users to show")
-def cli(env: str, conf_dir: Path, event_date: Any, users: tuple[int, ...]) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(["spark", "duckdb", "auto"]),
+    default=None,
+    help="default: engine.use of the configuration (conf/demo: duckdb)",
+)
+def cli(env: str, conf_dir: Path, event_date: Any, users: tuple[int, ...], engine: str | None) -> None:
     """Sample data → ingest → build → load in one process, then two users' top 5."""
     try:
-        run_demo(env=env, conf_dir=conf_dir, event_date=event_date.date(), users=users)
+        run_demo(env=env, conf_dir=conf_dir, event_date=event_date.date(), users=users, engine=engine)
     except SparkJobsError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from exc

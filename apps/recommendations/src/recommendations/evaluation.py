@@ -68,8 +68,7 @@ class ModelResult:
 
 def temporal_split(interactions: DataFrame, test_fraction: float) -> tuple[DataFrame, DataFrame]:
     """``(train, test)``: per user, the last ``floor(n * test_fraction)`` ratings by time are test."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, Window
 
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")

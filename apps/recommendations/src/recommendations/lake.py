@@ -87,7 +87,7 @@ def period_of(day: date, granularity: Granularity) -> str:
 
 
 def period_expr(date_column: str, granularity: Granularity) -> Column:
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F
 
     return F.date_format(F.col(date_column), _PERIOD_FORMATS[granularity][1])
 
@@ -101,7 +101,7 @@ def period_range(start: date | None, end: date) -> Column:
     holds for all three granularities. The filter is a superset: combine it with the exact
     ``event_date`` condition; its job is to let Spark skip whole directories.
     """
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F
 
     condition = F.col(PERIOD_COLUMN) <= F.lit(end.isoformat())
     if start is not None:

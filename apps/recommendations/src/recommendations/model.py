@@ -90,15 +90,20 @@ def exact_sum(column: str) -> Column:
     addition is then exact, so the total does not depend on the order, and it is still a plain
     ``sum`` (partially aggregated before the shuffle; sorting the terms of every group first, as
     an earlier version did, blocked that and grew with every candidate row).
-    """
-    from pyspark.sql import functions as F
 
-    return F.sum(F.col(column).cast(EXACT_SUM_TYPE)).cast("double")
+    Each term goes to the decimal through its shortest text: that is how Spark casts a double to a
+    decimal (0.40824829046386313 -> 0.408248290463863130), while DuckDB's cast takes the double's
+    exact binary value (-> 0.408248290463863104), so the scores differed in the last bit between
+    the engines; through the text both give Spark's decimal (tests/app/spark/test_engine_parity.py).
+    """
+    from sparkjobs.sql import F
+
+    return F.sum(F.col(column).cast("string").cast(EXACT_SUM_TYPE)).cast("double")
 
 
 def positives(interactions: DataFrame, params: ModelParams) -> DataFrame:
     """``user_id, item_id, timestamp`` of the interactions rated ``>= positive_rating``."""
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F
 
     return interactions.filter(F.col("rating") >= F.lit(params.positive_rating)).select(
         "user_id", "item_id", "timestamp"
@@ -107,8 +112,7 @@ def positives(interactions: DataFrame, params: ModelParams) -> DataFrame:
 
 def item_similarity(liked: DataFrame, params: ModelParams) -> DataFrame:
     """Top-``top_k`` cosine neighbours per item: ``item_id, similar_item_id, score, cooccurrence, rank``."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, Window
 
     recent_first = Window.partitionBy("user_id").orderBy(F.col("timestamp").desc(), F.col("item_id").desc())
     recent = (
@@ -121,14 +125,22 @@ def item_similarity(liked: DataFrame, params: ModelParams) -> DataFrame:
     # Pairs inside each user's (bounded) list instead of a self-join on user_id: one shuffle to
     # gather the lists, then every pair a < b is generated in place; heavy users cost at most
     # max_items_per_user² / 2 pairs, so the skew of the self-join never appears.
-    per_user = recent.groupBy("user_id").agg(F.array_sort(F.collect_set("item_id")).alias("items"))
-    pair_expr = (
-        "flatten(transform(items, (a, i) -> "
-        "transform(slice(items, i + 2, size(items)), b -> named_struct('item_a', a, 'item_b', b))))"
+    # Positions are 1-based in element_at on every engine (a lambda's index is 0-based on Spark and
+    # 1-based on DuckDB, so none is used); sequence(i + 1, n) is ascending because i < n.
+    per_user = (
+        recent.groupBy("user_id")
+        .agg(F.array_sort(F.collect_set("item_id")).alias("items"))
+        .withColumn("n", F.size("items"))
+        .filter(F.col("n") >= 2)
     )
+    firsts = per_user.select("items", "n", F.explode(F.sequence(F.lit(1), F.col("n") - 1)).alias("i"))
     pairs = (
-        per_user.select(F.explode(F.expr(pair_expr)).alias("pair"))
-        .select("pair.item_a", "pair.item_b")
+        firsts.select(
+            F.element_at("items", F.col("i")).alias("item_a"),
+            F.explode(F.sequence(F.col("i") + 1, F.col("n"))).alias("j"),
+            "items",
+        )
+        .select("item_a", F.element_at("items", F.col("j")).alias("item_b"))
         .groupBy("item_a", "item_b")
         .agg(F.count(F.lit(1)).alias("cooccurrence"))
         .filter(F.col("cooccurrence") >= params.min_cooccurrence)
@@ -189,8 +201,7 @@ def item_similarity(liked: DataFrame, params: ModelParams) -> DataFrame:
 
 def popular_items(liked: DataFrame, params: ModelParams) -> DataFrame:
     """The ``popular_pool`` items liked by most users: ``item_id, score (users), rank``."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, Window
 
     order = Window.orderBy(F.col("score").desc(), F.col("item_id"))
     return (
@@ -222,8 +233,7 @@ def recommend(
     a group with a rated row is dropped, the rest are ordered knn-first (by summed similarity)
     then popular (by popularity rank).
     """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, Window
 
     top_n = params.top_n
     users = users.select(F.col("user_id").cast("int")).distinct()

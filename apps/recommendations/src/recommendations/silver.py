@@ -13,15 +13,14 @@ if TYPE_CHECKING:
 
 def bronze_as_of(bronze: DataFrame, as_of: date) -> DataFrame:
     """Bronze rows delivered up to ``as_of`` (whole partitions after it are skipped)."""
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F
 
     return bronze.filter(period_range(None, as_of) & (F.col("event_date") <= F.lit(as_of)))
 
 
 def latest_interactions(events: DataFrame) -> DataFrame:
     """One row per user-item: the latest rating (by event time, then delivery, then the higher rating)."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, Window
 
     latest_first = Window.partitionBy("user_id", "item_id").orderBy(
         F.col("timestamp").desc(), F.col("event_date").desc(), F.col("rating").desc()
@@ -39,8 +38,7 @@ def clean_catalog(valid: DataFrame) -> DataFrame:
     Items without a title (MovieLens has 5) are called ``(untitled item <id>)`` so that serving
     always has something to show.
     """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, Window
 
     first = Window.partitionBy("item_id").orderBy(
         F.col("title").asc_nulls_last(), F.col("year"), F.col("genres")

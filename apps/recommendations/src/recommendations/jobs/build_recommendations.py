@@ -35,8 +35,8 @@ from recommendations.lake import BRONZE_DDL, CATALOG_SCHEMA, GOLD_TABLES, SNAPSH
 from recommendations.model import ITEM_KNN, POPULAR, ModelParams, fit_and_recommend
 from recommendations.models import AlsParams, EaseParams, ModelName, Recommender, make_recommender
 from recommendations.silver import bronze_as_of, clean_catalog, latest_interactions
-from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
-from sparkjobs.io import HadoopFileSystem, ParquetWriter, PreviousOutputReader, RawFileReader, RejectionCounts
+from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, io, make_main
+from sparkjobs.io import ParquetWriter, PreviousOutputReader, RawFileReader, RejectionCounts
 from sparkjobs.quality import AcceptedValues, InRange, NotNull, QualityChecks, RowCount, Unique
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ class BuildRecommendationsJob(AbstractJob):
 
     def _extract(self) -> tuple[DataFrame, RejectionCounts]:
         """The clean catalog (its rejected rows quarantined); refuses to run without bronze."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         cfg, ctx = self.config, self.context
         day, snapshot = ctx.event_date, self._snapshot()
@@ -236,7 +236,7 @@ class BuildRecommendationsJob(AbstractJob):
 
     def _silver(self, items: DataFrame) -> _Silver:
         """The latest rating of every user-item up to the logical date, joined to the catalog; written."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         cfg, ctx = self.config, self.context
         day, snapshot = ctx.event_date, self._snapshot()
@@ -276,7 +276,7 @@ class BuildRecommendationsJob(AbstractJob):
 
     def _model(self, items: DataFrame, silver: DataFrame) -> _Model:
         """The gold tables of the window: similar and popular items, recommendations, the catalog."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         cfg, ctx = self.config, self.context
         start, end = self.window()
@@ -349,7 +349,7 @@ class BuildRecommendationsJob(AbstractJob):
 
     def _load(self, tables: dict[str, DataFrame], rows: dict[str, int]) -> None:
         """The gold snapshot partitions replaced, table by table."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         ctx = self.context
         day, snapshot = ctx.event_date, self._snapshot()
@@ -396,28 +396,36 @@ class BuildRecommendationsFactory(AbstractJobFactory[BuildRecommendationsConfig]
         version="1.1.0",
         stage="gold",
         capabilities=frozenset({"incremental", "backfill", "idempotent", "validation"}),
-        requires=frozenset({"spark"}),
+        requires=frozenset({"dataframe"}),  # Spark or DuckDB
     )
+
+    @classmethod
+    def requirements(cls, config: BuildRecommendationsConfig) -> dict[str, str]:
+        if config.model == "als":  # the other models run on either engine
+            return {**super().requirements(config), "spark": "model: als trains with Spark MLlib"}
+        return super().requirements(config)
+
+    @classmethod
+    def input_paths(cls, config: BuildRecommendationsConfig) -> list[str]:  # measured by engine: auto
+        return [config.bronze_path, config.catalog_path]
 
     def create_job(self, **kwargs: Any) -> BuildRecommendationsJob:
         cfg, spark = self.config, self.spark
-        fs = HadoopFileSystem(spark)
-        gold_sort = {
-            "items": ["item_id"],
-            "recommendations": ["user_id", "rank"],
-            "similar_items": ["item_id", "rank"],
-            "popular_items": ["rank"],
-        }
+        fs = io.file_system(spark)  # Spark's or DuckDB's IO, whichever engine the run uses
+        gold_sort = {"items": ["item_id"], "recommendations": ["user_id", "rank"]}
+        gold_sort |= {"similar_items": ["item_id", "rank"], "popular_items": ["rank"]}
         gold_root = cfg.gold_path.rstrip("/")
         return BuildRecommendationsJob(
             cfg,
             self.context,
-            bronze=PreviousOutputReader(
+            bronze=io.previous_reader(
                 spark, cfg.bronze_path, BRONZE_DDL, fs=fs, listing_threshold=cfg.listing_threshold
             ),
-            catalog=RawFileReader(spark, CATALOG_SCHEMA, format="csv"),
-            catalog_quarantine=ParquetWriter(spark, cfg.catalog_quarantine_path, [SNAPSHOT_COLUMN], fs=fs),
-            silver=ParquetWriter(
+            catalog=io.raw_reader(spark, CATALOG_SCHEMA, format="csv"),
+            catalog_quarantine=io.parquet_writer(
+                spark, cfg.catalog_quarantine_path, [SNAPSHOT_COLUMN], fs=fs
+            ),
+            silver=io.parquet_writer(
                 spark,
                 f"{cfg.silver_path.rstrip('/')}/interactions",
                 [SNAPSHOT_COLUMN],
@@ -425,7 +433,9 @@ class BuildRecommendationsFactory(AbstractJobFactory[BuildRecommendationsConfig]
                 fs=fs,
             ),
             gold={
-                name: ParquetWriter(spark, f"{gold_root}/{name}", [SNAPSHOT_COLUMN], sort_within=sort, fs=fs)
+                name: io.parquet_writer(
+                    spark, f"{gold_root}/{name}", [SNAPSHOT_COLUMN], sort_within=sort, fs=fs
+                )
                 for name, sort in gold_sort.items()
             },
             publication=GoldPublication(fs, gold_root),

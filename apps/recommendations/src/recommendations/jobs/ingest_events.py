@@ -30,8 +30,15 @@ from recommendations.lake import (
     period_range,
     raw_event_schema,
 )
-from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
-from sparkjobs.io import HadoopFileSystem, ParquetWriter, PreviousOutputReader, RawFileReader, ReadResult
+from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, io, make_main
+from sparkjobs.io import (
+    HadoopFileSystem,
+    LocalFileSystem,
+    ParquetWriter,
+    PreviousOutputReader,
+    RawFileReader,
+    ReadResult,
+)
 from sparkjobs.io.filesystem import partition_values
 from sparkjobs.quality import InRange, NotNull, QualityChecks
 
@@ -93,7 +100,7 @@ class IngestEventsJob(AbstractJob):
         config: IngestEventsConfig,
         context: JobContext,
         *,
-        fs: HadoopFileSystem,
+        fs: HadoopFileSystem | LocalFileSystem,
         reader: RawFileReader,
         previous: PreviousOutputReader,
         bronze: ParquetWriter,
@@ -140,7 +147,7 @@ class IngestEventsJob(AbstractJob):
     def _read(self, dates: list[date]) -> ReadResult:
         """The deliveries of ``dates``: the raw root read once when it holds nothing else (one
         listing, partitions pruned by a filter), else the delivery directories one by one."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         cfg, day = self.config, self.context.event_date
         root = cfg.raw_path.rstrip("/")
@@ -161,7 +168,7 @@ class IngestEventsJob(AbstractJob):
 
     def _replaced(self, dates: Sequence[date]) -> tuple[Column, list[dict[str, str]], list[dict[str, str]]]:
         """The rows this run owns (its dates) and the partitions of bronze and quarantine to rewrite."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         cfg, day = self.config, self.context.event_date
         periods = {period_of(d, cfg.partition_granularity) for d in dates} | {
@@ -184,7 +191,7 @@ class IngestEventsJob(AbstractJob):
 
     # -- the run -------------------------------------------------------------------------------------
     def execute_job(self, **kwargs: Any) -> dict[str, Any]:
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         cfg, ctx = self.config, self.context
         day = ctx.event_date
@@ -273,7 +280,7 @@ class IngestEventsJob(AbstractJob):
 
     def _earlier_deliveries(self) -> Column:
         """Bronze rows an incremental run deduplicates against: earlier deliveries (within the lookback)."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         day, lookback_days = self.context.event_date, self.config.dedupe_lookback_days
         start = day - timedelta(days=lookback_days) if lookback_days else None
@@ -282,7 +289,7 @@ class IngestEventsJob(AbstractJob):
 
     def _with_date(self, df: DataFrame) -> DataFrame:
         """``event_date`` as a date (from the delivery directory; the logical date for an empty read)."""
-        from pyspark.sql import functions as F
+        from sparkjobs.sql import F
 
         if "event_date" not in df.columns:
             return df.withColumn("event_date", F.lit(self.context.event_date))
@@ -325,27 +332,34 @@ class IngestEventsFactory(AbstractJobFactory[IngestEventsConfig]):
         version="1.0.0",
         stage="bronze",
         capabilities=frozenset({"incremental", "initial_load", "backfill", "idempotent", "validation"}),
-        requires=frozenset({"spark"}),
+        requires=frozenset(
+            {"dataframe"}
+        ),  # runs on Spark and on DuckDB (tests/app/spark/test_engine_parity.py)
     )
+
+    @classmethod
+    def input_paths(cls, config: IngestEventsConfig) -> list[str]:
+        """What ``engine: auto`` measures: the raw deliveries and the bronze table it deduplicates against."""
+        return [config.raw_path, config.bronze_path]
 
     def create_job(self, **kwargs: Any) -> IngestEventsJob:
         cfg, spark = self.config, self.spark
-        fs = HadoopFileSystem(spark)
+        fs = io.file_system(spark)  # Spark's or DuckDB's IO, whichever engine the run uses
         sort_bronze = ["event_date", "timestamp", "user_id", "item_id", "rating"]
         sort_quarantine = ["event_date", "source_file", "reason", "user_id", "item_id", "rating", "timestamp"]
         return IngestEventsJob(
             cfg,
             self.context,
             fs=fs,
-            reader=RawFileReader(
+            reader=io.raw_reader(
                 spark,
                 raw_event_schema(cfg.rating_min, cfg.rating_max),
                 format=cfg.input_format,
                 listing_threshold=cfg.listing_threshold,
             ),
-            previous=PreviousOutputReader(spark, cfg.bronze_path, BRONZE_DDL, fs=fs),
-            bronze=ParquetWriter(spark, cfg.bronze_path, [PERIOD_COLUMN], sort_within=sort_bronze, fs=fs),
-            quarantine=ParquetWriter(
+            previous=io.previous_reader(spark, cfg.bronze_path, BRONZE_DDL, fs=fs),
+            bronze=io.parquet_writer(spark, cfg.bronze_path, [PERIOD_COLUMN], sort_within=sort_bronze, fs=fs),
+            quarantine=io.parquet_writer(
                 spark, cfg.quarantine_path, [PERIOD_COLUMN], sort_within=sort_quarantine, fs=fs
             ),
         )

@@ -61,8 +61,7 @@ def with_fallback(
     """``personal`` (``user_id, item_id, score``: the model's unrated candidates) ranked best first,
     each user's list topped up to ``top_n`` with the most popular items they have not rated and do
     not already have (``source = 'popular'``, score = users who liked it); ties by item id."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F, Window  # the run's engine: Spark or DuckDB
 
     users = users.select(F.col("user_id").cast("int")).distinct()
     rated = rated.select(F.col("user_id").cast("int"), F.col("item_id").cast("int")).distinct()
