@@ -36,7 +36,7 @@ TABLES = {
     "gold.recommendations": "gold/recommendations",
     "gold.similar_items": "gold/similar_items",
     "gold.popular_items": "gold/popular_items",
-    # the same build with model: item_knn (the default model scores on the driver; item-kNN in the engine)
+    # the same build with model: item_knn (EASE^R scores on the driver; item-kNN in the engine)
     "item_knn.silver": "item_knn/silver/interactions",
     "item_knn.recommendations": "item_knn/gold/recommendations",
     "item_knn.similar_items": "item_knn/gold/similar_items",
@@ -64,14 +64,15 @@ def build_params(raw: Path, lake: Path) -> list[str]:
 
 
 def run_pipeline(raw: Path, lake: Path, engine: str, provider: SessionProvider) -> dict[str, Any]:
-    """ingest, build (the default model), build with model: item_knn (its own silver and gold)."""
+    """ingest, build (model: ease), build with model: item_knn (its own silver and gold)."""
     common = [f"bronze_path={lake}/bronze/events"]
     steps = {
         "ingest_events": (
             "ingest_events",
             ["mode=initial_load", f"raw_path={raw}/events", f"quarantine_path={lake}/quarantine/events"],
         ),
-        "build_recommendations": ("build_recommendations", build_params(raw, lake)),
+        # EASE^R (scored on the driver); ALS, conf/base's served model, trains with Spark MLlib only
+        "build_recommendations": ("build_recommendations", [*build_params(raw, lake), "model=ease"]),
         "build_recommendations.item_knn": (
             "build_recommendations",
             [*build_params(raw, lake / "item_knn"), "model=item_knn"],
