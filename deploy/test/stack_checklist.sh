@@ -48,9 +48,11 @@ bad=$("$py" -c '
 import json, sys
 cfg, want = json.loads(sys.argv[1]), sys.argv[2]
 names = {key: net.get("name", key) for key, net in (cfg.get("networks") or {}).items()}
-bad = [f"{svc}: {sorted(names.get(n, n) for n in (s.get(\"networks\") or {\"default\": None}))}"
-       for svc, s in sorted(cfg["services"].items())
-       if sorted(names.get(n, n) for n in (s.get("networks") or {"default": None})) != [want]]
+bad = []
+for svc, spec in sorted(cfg["services"].items()):
+    joined = sorted(names.get(n, n) for n in (spec.get("networks") or {"default": None}))
+    if joined != [want]:
+        bad.append(svc + ": " + ", ".join(joined))
 print("; ".join(bad))' "$config" "$network")
 running_cids=$("${dc[@]}" ps -q)
 for cid in $running_cids; do
