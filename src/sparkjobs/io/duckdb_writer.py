@@ -59,22 +59,12 @@ class DuckDBParquetWriter(ParquetWriter):
             on_step=on_step,
         )
 
-    def partition_filter(self, partitions: Sequence[PartitionSpec]) -> Any:
-        from sparkjobs.sql import F
+    @staticmethod
+    def _functions() -> Any:
+        """SQLFrame's DuckDB functions, whatever engine scope the caller is in."""
+        from sqlframe.duckdb import functions
 
-        specs = [self._spec(p) for p in partitions]
-        if not specs:
-            return F.lit(False)
-        if len(self.partition_by) == 1:  # one IN list: a chain of ORs nests too deep for SQLFrame
-            column = self.partition_by[0]
-            return F.col(column).cast("string").isin([s[column] for s in specs])
-        condition = F.lit(False)
-        for spec in specs:
-            match = F.lit(True)
-            for column, value in spec.items():
-                match = match & (F.col(column).cast("string") == F.lit(value))
-            condition = condition | match
-        return condition
+        return functions
 
     def overwrite_partitions(
         self,

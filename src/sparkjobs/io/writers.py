@@ -111,14 +111,20 @@ class ParquetWriter:
             raise ValueError("existing_partitions lists single-column partitioning only")
         return [{first: value} for value in self.fs.partitions(self.path, first)]
 
+    @staticmethod
+    def _functions() -> Any:
+        """The DataFrame functions of this writer's engine (``pyspark.sql.functions`` here)."""
+        from pyspark.sql import functions
+
+        return functions
+
     def partition_filter(self, partitions: Sequence[PartitionSpec]) -> Column:
         """A condition true exactly for rows inside ``partitions`` (text comparison, as on disk)."""
-        from pyspark.sql import functions as F
-
+        F = self._functions()
         specs = [self._spec(p) for p in partitions]
         if not specs:
             return F.lit(False)
-        if len(self.partition_by) == 1:
+        if len(self.partition_by) == 1:  # one IN list: a chain of ORs nests too deep for SQLFrame
             column = self.partition_by[0]
             return F.col(column).cast("string").isin([s[column] for s in specs])
         condition = F.lit(False)
