@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sparkjobs.engines.settings import ENGINE_CHOICES
 from sparkjobs.entrypoints.lifecycle import NO_LIFECYCLE, RunLifecycle
 from sparkjobs.errors import ConfigError, UsageError
 from sparkjobs.executor import RunRequest
@@ -41,7 +42,7 @@ _JSON_KEYS = frozenset({"job_config", "json"})
 _SINGLE_KEYS = frozenset(
     {
         "service_provider", "env", "conf_dir", "project_dir", "partitions", "salt", "event_date", "run_id",
-        "log_format",
+        "log_format", "engine",
     }
 )  # fmt: skip
 _LOG_FORMATS = ("auto", "json", "console")
@@ -294,8 +295,12 @@ def parse_args(argv: Sequence[str], platform: Platform) -> ParsedArgs:
     salt = single("salt")
     conf_dir = single("conf_dir")
     project_dir = single("project_dir")
+    engine = single("engine")
+    if engine is not None and engine not in ENGINE_CHOICES:
+        raise UsageError(f"--engine expects one of {', '.join(ENGINE_CHOICES)}, got {engine!r}")
     request = RunRequest(
         job=c.job[0],
+        engine=engine,
         env=single("env"),
         conf_dir=Path(conf_dir) if conf_dir else None,
         project_dir=Path(project_dir) if project_dir else None,

@@ -66,7 +66,7 @@ Runs a sparkjobs job on {platform.name} (service_provider={platform.default_prov
   --has_spark true|false       whether the run may use Spark (default true; --no_spark = false)
   --service_provider NAME      one of: {", ".join(sorted(platform.providers))}
   --env NAME  --conf_dir DIR  --project_dir DIR  --config FILE[,FILE]  --event_date YYYY-MM-DD  --run_id ID
-  --partitions N  --salt N  --dry_run  --log_format auto|json|console
+  --partitions N  --salt N  --engine spark|duckdb|auto  --dry_run  --log_format auto|json|console
 
 Exit codes: 0 success, 1 the job failed, 2 usage or configuration error.
 """

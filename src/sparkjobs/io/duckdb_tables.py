@@ -1,8 +1,9 @@
 """Frames and tables on the DuckDB engine: the SQL behind a SQLFrame frame, temporary tables, SQL text.
 
-SQLFrame builds SQL lazily and ignores ``persist()``; the DuckDB IO modules materialise what must be
-read once (a CSV read whose rejected lines are logged per evaluation, a write's input) into a
-table on the session's connection (``__sparkjobs_*``) and continue from there.
+SQLFrame builds SQL lazily; the DuckDB IO modules materialise what must be read once (a CSV read
+whose rejected lines are logged per evaluation, a write's input) into a table on the session's
+connection (``__sparkjobs_*``) and continue from there (``persist()`` does the same for the jobs'
+own frames: :mod:`sparkjobs.engines.duckdb_compat`).
 """
 
 from __future__ import annotations

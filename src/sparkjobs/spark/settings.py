@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -44,6 +44,13 @@ class SparkSettings(BaseModel):
     )
     adaptive_enabled: bool = Field(True, description="spark.sql.adaptive.enabled (AQE)")
     session_time_zone: str = Field("UTC", description="spark.sql.session.timeZone")
+    parquet_timestamp_type: Literal["TIMESTAMP_MICROS", "TIMESTAMP_MILLIS", "INT96"] = Field(
+        "TIMESTAMP_MICROS",
+        description=(
+            "spark.sql.parquet.outputTimestampType; TIMESTAMP_MICROS (Parquet's standard UTC-adjusted "
+            "INT64, what the duckdb engine writes too) rather than Spark's legacy INT96"
+        ),
+    )
     driver_memory: str | None = Field(None, description="spark.driver.memory, e.g. '2g' (only for new JVMs)")
     ui_enabled: bool = Field(False, description="spark.ui.enabled")
     salt_buckets: int = Field(
@@ -92,6 +99,7 @@ class SparkSettings(BaseModel):
             "spark.sql.autoBroadcastJoinThreshold": str(self.broadcast_join_threshold),
             "spark.sql.adaptive.enabled": str(self.adaptive_enabled).lower(),
             "spark.sql.session.timeZone": self.session_time_zone,
+            "spark.sql.parquet.outputTimestampType": self.parquet_timestamp_type,
             "spark.ui.enabled": str(self.ui_enabled).lower(),
             "spark.sql.sources.partitionOverwriteMode": self.partition_overwrite_mode,
         }

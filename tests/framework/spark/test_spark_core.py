@@ -22,6 +22,7 @@ def test_fixture_session_has_our_settings(spark: Any) -> None:
     assert spark.conf.get("spark.sql.autoBroadcastJoinThreshold") == "-1"
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.conf.get("spark.sql.sources.partitionOverwriteMode") == "dynamic"
+    assert spark.conf.get("spark.sql.parquet.outputTimestampType") == "TIMESTAMP_MICROS"
     assert spark.conf.get("spark.ui.enabled") == "false"
     assert spark.sparkContext.master == "local[2]"
 
@@ -126,3 +127,18 @@ def test_context_event_date_default_is_yesterday_utc() -> None:
     from sparkjobs.context import yesterday_utc
 
     assert yesterday_utc(datetime(2024, 3, 1, 0, 30, tzinfo=UTC)) == date(2024, 2, 29)
+
+
+def test_parquet_timestamps_are_standard_utc_int64_as_the_duckdb_engine_writes(
+    spark: Any, tmp_path: Path
+) -> None:
+    """Spark's legacy INT96 reads back as a naive timestamp outside Spark; TIMESTAMP_MICROS is the
+    Parquet logical type DuckDB writes for TIMESTAMP WITH TIME ZONE (the engines' outputs must match)."""
+    import pyarrow.parquet as pq
+
+    df = spark.sql("SELECT 1 AS id, timestamp'2016-10-16 12:30:00' AS event_ts")
+    df.write.parquet(str(tmp_path / "t"))
+    (part,) = sorted((tmp_path / "t").glob("*.parquet"))
+    field = pq.read_schema(part).field("event_ts")
+    assert str(field.type) == "timestamp[us, tz=UTC]"
+    assert pq.read_table(part).column("event_ts")[0].as_py().isoformat() == "2016-10-16T12:30:00+00:00"

@@ -161,6 +161,26 @@ def test_many_python_rows_become_a_table_not_inline_values(duck: Any) -> None:
     assert "VALUES" in few.sql(optimize=False) and [tuple(r) for r in few.orderBy("id").collect()] == rows[:3]
 
 
+def test_persist_materialises_once_and_cuts_the_lineage(duck: Any, tmp_path: Path) -> None:
+    from sparkjobs.engines.duckdb_compat import CACHE_PREFIX
+
+    data = tmp_path / "events.csv"
+    write_csv(data, "user_id,rating\n1,4.0\n2,3.0\n")
+    read = duck.read.csv(str(data), header=True, inferSchema=True)
+    lazy = read.withColumn("double", F.col("rating") * 2).filter(F.col("user_id") > 0)
+    cached = lazy.persist()
+    assert CACHE_PREFIX in cached.sql(optimize=False) and "read_csv" not in cached.sql(optimize=False)
+    assert cached.persist() is cached and lazy.cache() is not lazy  # persisting twice is a no-op
+    write_csv(data, "user_id,rating\n1,4.0\n2,3.0\n3,5.0\n")  # the rows were computed when persisted
+    derived = cached.filter(F.col("rating") > 3.5).select("user_id")
+    assert rows(derived, "user_id") == [(1,)] and cached.count() == 2
+    cached.unpersist()  # the table goes; a frame built on it still evaluates (recomputing, as on Spark)
+    tables = {r[0] for r in duck._conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert not any(name in cached.sql(optimize=False) for name in tables)
+    assert rows(derived, "user_id") == [(1,), (3,)]
+    assert cached.unpersist() is cached and read.unpersist() is read  # nothing more to release
+
+
 def test_quality_checks_on_a_joined_frame(duck: Any) -> None:
     from sparkjobs.quality import run_checks
 

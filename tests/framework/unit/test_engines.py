@@ -126,6 +126,33 @@ def test_explicit_spark_with_no_spark_is_a_usage_error_for_a_job_needing_a_sessi
     assert registry().select("j", (), requested="spark", has_spark=False).engine == "spark"
 
 
+def without(*missing: str) -> Callable[[str], object | None]:
+    """A ``find_spec`` for an environment where the packages ``missing`` are not installed."""
+    import importlib.util
+
+    return lambda name: None if name in missing else importlib.util.find_spec(name)
+
+
+def test_auto_only_picks_an_installed_engine() -> None:
+    no_duckdb = EngineRegistry.default(EngineSettings(), find_spec=without("sqlframe"))
+    choice = no_duckdb.select("j", {"dataframe"}, input_bytes=0)
+    assert choice.engine == "spark" and "duckdb not installed" in choice.reason
+    no_spark = EngineRegistry.default(EngineSettings(in_process_max_input_mb=1), find_spec=without("pyspark"))
+    assert no_spark.select("j", {"dataframe"}, input_bytes=10 * MiB).engine == "duckdb"  # over the limit
+    with pytest.raises(UsageError, match=r"no engine that can run it is installed \(spark: pip install"):
+        no_spark.select("train", {"spark"})
+
+
+def test_explicit_engine_that_is_not_installed_names_the_install() -> None:
+    no_duckdb = EngineRegistry.default(EngineSettings(), find_spec=without("duckdb"))
+    with pytest.raises(UsageError) as info:
+        no_duckdb.select("ingest", {"dataframe"}, requested="duckdb")
+    assert "engine 'duckdb' is not installed" in str(info.value)
+    assert "pip install 'sparkjobs[duckdb]'" in str(info.value) and info.value.exit_code == 2
+    # a --no-spark job requiring nothing builds no session: the packages do not matter
+    assert no_duckdb.select("j", (), requested="duckdb", has_spark=False).engine == "duckdb"
+
+
 def test_unknown_engine_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unknown engine 'flink'"):
         registry().get("flink")

@@ -174,6 +174,24 @@ def test_container_seeds_style() -> None:
     assert req.params == ()
 
 
+@pytest.mark.parametrize(
+    ("platform", "argv"),
+    [
+        (container.PLATFORM, ["--module_name", "acme.jobs.ctx_echo", "--engine", "duckdb"]),
+        (spark_submit.PLATFORM, ["--job", "acme.jobs.ctx_echo", "--engine=duckdb"]),
+        (databricks.PLATFORM, ["acme.jobs.ctx_echo", "--engine=duckdb"]),
+        (glue.PLATFORM, ["--JOB_NAME", "n", "--module_name", "acme.jobs.ctx_echo", "--engine", "duckdb"]),
+    ],
+)
+def test_every_platform_takes_the_engine(platform: Any, argv: list[str]) -> None:
+    assert parse_args(argv, platform).request.engine == "duckdb"
+    without = [a for a in argv if a not in {"--engine", "duckdb", "--engine=duckdb"}]
+    assert parse_args(without, platform).request.engine is None  # the configuration's engine.use
+    wrong = [a.replace("duckdb", "flink") for a in argv]
+    with pytest.raises(UsageError, match="--engine expects one of spark, duckdb, auto, got 'flink'"):
+        parse_args(wrong, platform)
+
+
 def test_glue_style_tolerates_glue_arguments_and_takes_its_run_id() -> None:
     argv = [
         "--JOB_ID",
