@@ -1,232 +1,174 @@
-"""The reference pipeline (ingest + build) on three engines, same input, same top-N checked.
+"""The reference pipeline (ingest + build) on both engines and as hand-written DuckDB SQL, same input.
 
-    python bench/bench_engines.py                                  # MovieLens sample
+    python bench/bench_engines.py                                        # MovieLens sample
     python bench/bench_engines.py --source synthetic --events 1000000
-    python bench/bench_engines.py --engines duckdb,sql --no-write  # skip Spark, print only
+    python bench/bench_engines.py --source synthetic --events 5000000 --engines duckdb,sql
+    python bench/bench_engines.py --engines duckdb,sql --no-write        # print only
 
-- ``spark``: our jobs on Spark ``local[2]`` (session start reported apart);
-- ``duckdb``: the same jobs on our DuckDB engine (SQLFrame, in-process);
-- ``sql``: hand-written DuckDB SQL doing the same work (CSV read with rejects, dedupe, latest
-  rating per user and item, item-item cosine top-k, popularity, top-N with popular fill-up): the
-  single-machine limit our DuckDB engine is measured against.
+- ``spark``: our jobs (``ingest_events`` initial load + ``build_recommendations`` with item-kNN) on
+  Spark ``local[2]``, through ``sparkjobs.executor`` (session start reported apart);
+- ``duckdb``: the same jobs, same configuration, on our DuckDB engine (SQLFrame, in-process);
+- ``sql``: the single-machine anchor, hand-written DuckDB SQL computing the same bronze, silver and
+  gold tables from the same raw files (``anchor_duckdb.py``, two threads).
 
-Every engine's top-N (user, item, rank) must equal the others'; a mismatch fails the run. The
-result goes into its own section of docs/benchmarks.md.
+Every engine's six tables (bronze, silver, items, popular items, similar items and the top-N
+recommendations) are compared row for row with the anchor's (``anchor_duckdb.compare``); a
+difference fails the run before anything is written. The configuration, the model parameters and
+the harness are bench_pipeline's, so the three benchmarks measure the same work. The result goes into
+its own section of docs/benchmarks.md (one section per input: MovieLens, or synthetic at N events).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-import duckdb
-import pyarrow.dataset as ds
 from _report import machine, write_section
+from anchor_duckdb import compare, run
+from bench_pipeline import MODEL, ours, ours_outputs, write_conf
 
-from recommendations.model import ModelParams
 from recommendations.sample_data import write_sample
 from recommendations.synthetic import SyntheticSpec
 from sparkjobs.engines.session import SessionProvider
 from sparkjobs.engines.settings import DuckDBSettings
-from sparkjobs.executor import RunRequest, execute, prepare
 from sparkjobs.spark.settings import SparkSettings
 
-START, END = "<!-- engines:start -->", "<!-- engines:end -->"
 DAY = date(2016, 10, 16)
-WINDOW_DAYS = 8000  # the whole history, as in conf/demo
+MOVIELENS_WINDOW = 8000  # the whole MovieLens history, as in conf/demo
+NAMES = {
+    "spark": "our jobs on Spark local[2]",
+    "duckdb": "our jobs on our DuckDB engine (SQLFrame)",
+    "sql": "hand-written DuckDB SQL (the anchor)",
+}
 
 
-def run_ours(engine: str, raw: Path, lake: Path) -> dict[str, float]:
-    spark = SparkSettings(master="local[2]", shuffle_partitions=4, driver_memory="2g")
+def markers(label: str) -> tuple[str, str]:
+    return f"<!-- engines-{label}:start -->", f"<!-- engines-{label}:end -->"
+
+
+def measure_ours(engine: str, raw: Path, work: Path, window: int, partitions: int) -> dict[str, float]:
+    """Session start, ingest and build seconds of our two jobs on ``engine``; tables under ``work``."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "raw").symlink_to(raw, target_is_directory=True)
+    conf = write_conf(work, window, partitions)
+    spark = SparkSettings(
+        master="local[2]",
+        shuffle_partitions=partitions,
+        driver_memory="2g",
+        conf={"spark.sql.files.openCostInBytes": "65536", "spark.ui.showConsoleProgress": "false"},
+    )
     provider = SessionProvider(spark, app_suffix="bench_engines", duckdb=DuckDBSettings(threads=2))
-    (lake / "conf").mkdir(parents=True, exist_ok=True)
-    times: dict[str, float] = {}
     try:
-        t0 = time.perf_counter()
+        started = time.perf_counter()
         provider.get(engine)
-        times["session"] = time.perf_counter() - t0
-        steps = {
-            "ingest": ("ingest_events", ["mode=initial_load", f"raw_path={raw}/events",
-                                         f"quarantine_path={lake}/quarantine/events"]),
-            "build": ("build_recommendations", [f"catalog_path={raw}/catalog/movies.csv",
-                                                f"silver_path={lake}/silver", f"gold_path={lake}/gold",
-                                                f"catalog_quarantine_path={lake}/quarantine/catalog",
-                                                f"window_days={WINDOW_DAYS}"]),
-        }  # fmt: skip
-        for label, (job, params) in steps.items():
-            request = RunRequest(
-                job=job,
-                conf_dir=lake / "conf",
-                event_date=DAY,
-                params=[f"bronze_path={lake}/bronze/events", *params],
-                engine=engine,
-                session=provider,
-            )
-            t0 = time.perf_counter()
-            execute(prepare(request))
-            times[label] = time.perf_counter() - t0
+        session = time.perf_counter() - started
+        ingest, build = ours(conf, DAY, provider, [], engine=engine)
     finally:
         provider.close()
-    return times
+    return {"session": session, "ingest": ingest, "build": build}
 
 
-def top_n_of_lake(lake: Path) -> set[tuple[int, int, int]]:
-    table = ds.dataset(
-        str(lake / "gold" / "recommendations"), format="parquet", partitioning="hive"
-    ).to_table()
-    return {(r["user_id"], r["item_id"], r["rank"]) for r in table.to_pylist()}
-
-
-def run_sql(raw: Path, p: ModelParams) -> tuple[dict[str, float], set[tuple[int, int, int]]]:
-    """The same work as hand-written DuckDB SQL (the model's rules, see recommendations/model.py)."""
-    conn = duckdb.connect(config={"threads": 2})
-    t0 = time.perf_counter()
-    conn.execute(f"""
-        CREATE TABLE raw AS SELECT * FROM read_csv('{raw}/events/*/*.csv',
-            columns = {{'user_id': 'VARCHAR', 'item_id': 'VARCHAR', 'rating': 'VARCHAR',
-                        'timestamp': 'VARCHAR'}},
-            header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', filename = true,
-            store_rejects = true);
-        CREATE TABLE bronze AS
-        SELECT user_id, item_id, rating, timestamp, min(event_date) AS event_date FROM (
-            SELECT TRY_CAST(trim(user_id) AS INTEGER) AS user_id,
-                   TRY_CAST(trim(item_id) AS INTEGER) AS item_id,
-                   TRY_CAST(trim(rating) AS DOUBLE) AS rating,
-                   TRY_CAST(trim(timestamp) AS BIGINT) AS timestamp,
-                   CAST(regexp_extract(filename, 'event_date=([^/]+)/', 1) AS DATE) AS event_date
-            FROM raw
-            WHERE regexp_full_match(trim(user_id), '[+-]?[0-9]+')
-              AND regexp_full_match(trim(item_id), '[+-]?[0-9]+')
-              AND regexp_full_match(trim(timestamp), '[+-]?[0-9]+')
-        ) WHERE user_id >= 1 AND item_id >= 1 AND rating BETWEEN 0.5 AND 5.0 AND isfinite(rating)
-              AND timestamp BETWEEN 0 AND 4102444800
-        GROUP BY ALL;
-    """)  # fmt: skip
-    ingest = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    rows = conn.execute(f"""
-        WITH silver AS (
-            SELECT * FROM bronze WHERE event_date <= DATE '{DAY}'
-            QUALIFY row_number() OVER (PARTITION BY user_id, item_id
-                                       ORDER BY timestamp DESC, event_date DESC, rating DESC) = 1
-        ), window_rows AS (SELECT * FROM silver WHERE event_date > DATE '{DAY}' - INTERVAL {WINDOW_DAYS} DAY),
-        liked AS (SELECT user_id, item_id, timestamp FROM window_rows WHERE rating >= {p.positive_rating}),
-        recent AS (
-            SELECT user_id, item_id FROM liked
-            QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY timestamp DESC, item_id DESC)
-                    <= {p.max_items_per_user}
-        ),
-        likes AS (SELECT item_id, count(*) AS n FROM recent GROUP BY item_id),
-        pairs AS (
-            SELECT a.item_id AS item_a, b.item_id AS item_b, count(*) AS cooc
-            FROM recent a JOIN recent b ON a.user_id = b.user_id AND a.item_id < b.item_id
-            GROUP BY ALL HAVING count(*) >= {p.min_cooccurrence}
-        ),
-        scored AS (
-            SELECT item_a, item_b, cooc / sqrt(CAST(la.n AS DOUBLE) * lb.n) AS score FROM pairs
-            JOIN likes la ON la.item_id = item_a JOIN likes lb ON lb.item_id = item_b
-        ),
-        neighbours AS (
-            SELECT * FROM (SELECT item_a AS item_id, item_b AS sim, score FROM scored
-                           UNION ALL SELECT item_b, item_a, score FROM scored)
-            QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY score DESC, sim) <= {p.top_k}
-        ),
-        popular AS (
-            SELECT item_id, rank FROM (
-                SELECT item_id, row_number() OVER (ORDER BY count(DISTINCT user_id) DESC, item_id) AS rank
-                FROM liked GROUP BY item_id) WHERE rank <= {p.popular_pool}
-        ),
-        users AS (SELECT DISTINCT user_id FROM window_rows),
-        seeds AS (
-            SELECT DISTINCT user_id, item_id FROM liked
-            QUALIFY count(*) OVER (PARTITION BY user_id) >= {p.min_user_positives}
-        ),
-        knn AS (
-            SELECT s.user_id, m.sim AS item_id, list_sum(list_sort(list(m.score))) AS similarity
-            FROM seeds s JOIN neighbours m USING (item_id) GROUP BY ALL
-        ),
-        candidates AS (
-            SELECT u.user_id, p.item_id, k.similarity, p.rank AS pop_rank
-            FROM users u CROSS JOIN popular p
-            LEFT JOIN knn k ON k.user_id = u.user_id AND k.item_id = p.item_id
-            UNION ALL
-            SELECT k.user_id, k.item_id, k.similarity, p.rank FROM knn k LEFT JOIN popular p USING (item_id)
-            WHERE p.item_id IS NULL
-        )
-        SELECT user_id, item_id, rank FROM (
-            SELECT c.user_id, c.item_id, row_number() OVER (PARTITION BY c.user_id
-                ORDER BY c.similarity IS NOT NULL DESC, c.similarity DESC, c.pop_rank, c.item_id) AS rank
-            FROM candidates c ANTI JOIN silver r ON r.user_id = c.user_id AND r.item_id = c.item_id
-        ) WHERE rank <= {p.top_n}
-    """).fetchall()  # fmt: skip
-    build = time.perf_counter() - t0
-    return {"session": 0.0, "ingest": ingest, "build": build}, {tuple(r) for r in rows}
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=["movielens", "synthetic"], default="movielens")
     parser.add_argument("--events", type=int, default=1_000_000, help="synthetic events")
-    parser.add_argument("--engines", default="spark,duckdb,sql")
+    parser.add_argument("--users", type=int, default=None, help="synthetic users (default: events / 50)")
+    parser.add_argument("--items", type=int, default=None, help="synthetic items (default: events / 100)")
+    parser.add_argument("--days", type=int, default=30, help="synthetic days (the window covers them)")
+    parser.add_argument("--engines", default="spark,duckdb,sql", help="any of spark, duckdb, sql")
+    parser.add_argument("--partitions", type=int, default=4, help="spark.sql.shuffle.partitions")
+    parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md")
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench_engines_"))
+    args = parser.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = sorted(set(engines) - set(NAMES))
+    if unknown or not engines:
+        raise SystemExit(f"--engines: expected some of {', '.join(NAMES)}, got {args.engines!r}")
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_engines_"))
     try:
-        spec = None
-        if args.source == "synthetic":
-            spec = SyntheticSpec(events=args.events, users=max(1000, args.events // 100),
-                                 items=max(2000, args.events // 50), days=30, end_date=DAY)  # fmt: skip
-        summary = write_sample(
-            work / "raw", source=args.source, spec=spec, resend_fraction=0.01, malformed=10
-        )
-        label = f"{args.source} ({summary.events:,} events, {summary.deliveries:,} daily files)"
+        spec, window = None, MOVIELENS_WINDOW
+        if args.source == "synthetic":  # the users/items growth of bench_scale
+            users, items = (
+                args.users or max(100, args.events // 50),
+                args.items or max(200, args.events // 100),
+            )
+            spec = SyntheticSpec(events=args.events, users=users, items=items, days=args.days, end_date=DAY)
+            window = args.days
+        raw = work / "raw"
+        summary = write_sample(raw, source=args.source, spec=spec, resend_fraction=0.01, malformed=10)
+        label = "movielens" if args.source == "movielens" else f"synthetic-{args.events}"
+        title = f"{args.source} ({summary.events:,} events, {summary.deliveries:,} daily files)"
+        load_before = os.getloadavg()
         results: dict[str, dict[str, float]] = {}
-        tops: dict[str, set[tuple[int, int, int]]] = {}
-        for engine in args.engines.split(","):
-            if engine == "sql":
-                results[engine], tops[engine] = run_sql(work / "raw", ModelParams())
-            else:
-                lake = work / f"lake-{engine}"
-                results[engine] = run_ours(engine, work / "raw", lake)
-                tops[engine] = top_n_of_lake(lake)
-            print(engine, {k: round(v, 2) for k, v in results[engine].items()}, len(tops[engine]), flush=True)
-        reference = next(iter(tops.values()))
-        same = {engine: top == reference for engine, top in tops.items()}
-        lines = _table(label, results, same)
-        print("\n".join(lines))
-        if not all(same.values()):
-            raise SystemExit(f"top-N differ between engines: {same}")
+        anchor = work / "anchor"
+        # the anchor always runs: it is what every engine's tables are checked against
+        a = run(raw, anchor, DAY, window, MODEL)
+        results["sql"] = {"session": 0.0, "ingest": a["ingest_s"], "build": a["build_s"]}
+        print("sql", {k: round(v, 2) for k, v in results["sql"].items()}, flush=True)
+        agreement: dict[str, dict[str, tuple[int, int, int]]] = {}
+        for engine in (e for e in engines if e != "sql"):
+            results[engine] = measure_ours(engine, raw, work / engine, window, args.partitions)
+            agreement[engine] = compare(ours_outputs(work / engine, DAY), anchor, DAY)
+            print(engine, {k: round(v, 2) for k, v in results[engine].items()}, agreement[engine], flush=True)
+        load_after = os.getloadavg()
+        if "sql" not in engines:
+            results.pop("sql")
+        section = render(title, label, results, agreement, load_before, load_after, args)
+        print(section)
+        different = {e: t for e, tables in agreement.items() for t, (_, _, d) in tables.items() if d}
+        if different:
+            raise SystemExit(f"tables differ from the anchor's: {different}")
         if not args.no_write:
-            write_section("\n".join([START, *lines, END]), START, END)
+            write_section(section, *markers(label))
+        return section
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
-def _table(label: str, results: dict[str, dict[str, float]], same: dict[str, bool]) -> list[str]:
-    names = {
-        "spark": "our jobs on Spark local[2]",
-        "duckdb": "our jobs on DuckDB (SQLFrame)",
-        "sql": "hand-written DuckDB SQL",
-    }
-    out: list[Any] = [
-        f"## Engines: the reference pipeline on Spark, our DuckDB engine and hand-written SQL ({label})",
+def render(
+    title: str,
+    label: str,
+    results: dict[str, dict[str, float]],
+    agreement: dict[str, dict[str, tuple[int, int, int]]],
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
+    args: argparse.Namespace,
+) -> str:
+    start, end = markers(label)
+    command = "python bench/bench_engines.py" + (
+        f" --source synthetic --events {args.events}" if args.source == "synthetic" else ""
+    )
+    anchor = results.get("sql")
+    out = [
+        start,
+        f"## Engines: ours on Spark and on DuckDB vs hand-written DuckDB SQL — {title}",
         "",
-        f"`python bench/bench_engines.py` on {machine()}. Seconds; ingest = raw CSV → bronze (quarantine,",
-        "dedupe), build = silver + gold (item-kNN, popular, top-20). Same top-N on every engine: "
-        + ", ".join(f"{e} {'yes' if ok else 'NO'}" for e, ok in same.items()) + ".",
+        f"`{command}` on {machine()}; load average {load_before[0]:.1f} before, "
+        f"{load_after[0]:.1f} after. Seconds; ingest = raw CSV → bronze (quarantine, dedupe), build = "
+        "silver + gold (item-kNN, popular, top-20); one SparkSession / DuckDB session per engine.",
         "",
-        "| engine | session start | ingest | build | ingest + build |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]  # fmt: skip
+        "| engine | session start | ingest | build | ingest + build | x anchor |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for engine, t in results.items():
-        cells = [t["session"], t["ingest"], t["build"], t["ingest"] + t["build"]]
-        out.append(f"| {names.get(engine, engine)} | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
-    return out
+        total = t["ingest"] + t["build"]
+        ratio = f"{total / (anchor['ingest'] + anchor['build']):.2f}x" if anchor else "—"
+        cells = [f"{t['session']:.1f}", f"{t['ingest']:.1f}", f"{t['build']:.1f}", f"{total:.1f}", ratio]
+        out.append(f"| {NAMES[engine]} | " + " | ".join(cells) + " |")
+    out.append("")
+    for engine, tables in agreement.items():
+        same = all(d == 0 for _, _, d in tables.values())
+        counts = ", ".join(f"{t} {n:,}" for t, (n, _, _) in tables.items())
+        verdict = "identical to the anchor's" if same else "DIFFERENT from the anchor's"
+        out.append(f"- {engine}: every table {verdict} ({counts} rows)")
+    out.append(end)
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

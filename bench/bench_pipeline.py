@@ -107,13 +107,17 @@ def ours(
     provider: SessionProvider,
     checks: list[float],
     phases: dict[str, float] | None = None,
+    engine: str = "spark",
 ) -> tuple[float, float]:
-    """Run both jobs; appends the seconds their quality phases took (from the run reports) to ``checks``
-    and, into ``phases``, each ``job.phase`` with its seconds."""
+    """Run both jobs on ``engine`` (explicit: ``auto`` would put these inputs on DuckDB); appends the
+    seconds their quality phases took (from the run reports) to ``checks`` and, into ``phases``, each
+    ``job.phase`` with its seconds."""
     times = []
     quality = 0.0
     for job, params in (("ingest_events", ["mode=initial_load"]), ("build_recommendations", [])):
-        request = RunRequest(job=job, conf_dir=conf, event_date=day, params=params, session=provider)
+        request = RunRequest(
+            job=job, conf_dir=conf, event_date=day, params=params, session=provider, engine=engine
+        )
         prepared = prepare(request, {})
         started = time.perf_counter()
         execute(prepared)
@@ -393,7 +397,12 @@ def layouts(work: Path, provider: SessionProvider, day: date) -> str:
         timings = []
         for run_params in (params, params[:-1]):
             request = RunRequest(
-                job="ingest_events", conf_dir=conf, event_date=day, params=run_params, session=provider
+                job="ingest_events",
+                conf_dir=conf,
+                event_date=day,
+                params=run_params,
+                session=provider,
+                engine="spark",
             )
             prepared = prepare(request, {})
             started = time.perf_counter()

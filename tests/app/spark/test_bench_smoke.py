@@ -56,3 +56,27 @@ def test_scale_benchmark_runs_and_plots(spark: Any, tmp_path: Path) -> None:
     # every table of ours, the top-N list included, equals the anchor's at both sizes
     assert "- 1,500 events: identical: top-N" in section and "- 3,000 events: identical: top-N" in section
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_engines_benchmark_runs_and_both_engines_agree_with_the_anchor(spark: Any, tmp_path: Path) -> None:
+    import bench_engines
+
+    section = bench_engines.main(
+        [
+            *TINY,
+            "--engines",
+            "spark,duckdb,sql",
+            "--partitions",
+            "2",
+            "--workdir",
+            str(tmp_path / "w"),
+            "--no-write",
+        ]
+    )
+    assert (
+        "| our jobs on Spark local[2] |" in section
+        and "| our jobs on our DuckDB engine (SQLFrame) |" in section
+    )
+    assert "| hand-written DuckDB SQL (the anchor) |" in section and "x anchor" in section
+    assert "- spark: every table identical to the anchor's" in section
+    assert "- duckdb: every table identical to the anchor's" in section
