@@ -43,15 +43,15 @@ def _all_models() -> list[EvaluatedModel]:
 
 # the grids of the documented run (docs/comparison/spec.yml writes them out)
 def _default_knn_grid() -> dict[str, list[GridValue]]:
-    return {"max_items_per_user": [100, 200], "top_k": [50, 100]}
+    return {"max_items_per_user": [50, 100, 200], "top_k": [25, 50, 100]}
 
 
 def _default_ease_grid() -> dict[str, list[GridValue]]:
-    return {"l2": [50.0, 100.0, 200.0], "popularity_penalty": [0.0, 0.2, 0.3, 0.4, 0.5]}
+    return {"l2": [25.0, 50.0, 100.0, 200.0], "popularity_penalty": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]}
 
 
 def _default_als_grid() -> dict[str, list[GridValue]]:
-    return {"alpha": [2.5, 5.0, 10.0, 20.0]}
+    return {"alpha": [1.0, 2.5, 5.0, 10.0, 20.0, 40.0]}
 
 
 def _checked(base: BaseModel, grid: dict[str, list[GridValue]], where: str) -> dict[str, list[GridValue]]:
