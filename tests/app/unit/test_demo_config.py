@@ -23,3 +23,17 @@ def test_every_demo_step_runs_on_the_demo_engine(step: str, monkeypatch: pytest.
         monkeypatch.delenv(key, raising=False)
     prepared = prepare(RunRequest(job=step, env="demo", conf_dir=ROOT / "conf"), {})
     assert prepared.context.engine == "duckdb", prepared.context.engine_reason
+
+
+def test_the_demo_serves_the_comparisons_verdict_with_its_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    for key in ("SPARKJOBS_ENV", "SPARKJOBS_CONF_DIR", "SPARKJOBS_PROJECT_DIR"):
+        monkeypatch.delenv(key, raising=False)
+    verdict = json.loads((ROOT / "docs" / "comparison" / "comparison.json").read_text())
+    prepared = prepare(RunRequest(job="build_recommendations", env="demo", conf_dir=ROOT / "conf"), {})
+    config = prepared.config
+    assert config.model == verdict["default_model"]
+    chosen = verdict["models"][config.model]["params"]
+    served = {**config.params.model_dump(), **getattr(config, config.model, config.params).model_dump()}
+    assert {k: served[k] for k in chosen} == chosen

@@ -5,7 +5,9 @@ docs/comparison/spec.yml`` (``make compare``): ``tuning.json`` (grids and valida
 ``comparison.json`` (test scores). These checks fail when the files and the code drift apart:
 
 - the tuning tried exactly the grids of ``spec.yml``, in order, and its choice follows the rule
-  (best validation HitRate@10; ties: coverage, then grid order);
+  (best validation HitRate@10 among the combinations reaching the validation coverage floor
+  ``tuning.min_coverage``, else the best coverage; ties: coverage, then grid order);
+- the default model was chosen by the same rule on those validation scores, not on test numbers;
 - the test part was scored with the chosen parameters;
 - the model defaults in code and in ``conf/base/recommendations.yml`` are the chosen parameters,
   and the configured ``model`` is the comparison's verdict;
@@ -24,7 +26,7 @@ from recommendations.comparison import ComparisonSpec
 from recommendations.model import ModelParams
 from recommendations.models import AlsParams, EaseParams
 from recommendations.report import BEGIN, END
-from recommendations.tuning import Trial, best, combinations
+from recommendations.tuning import Trial, best, combinations, meets_floor
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCS = ROOT / "docs" / "comparison"
@@ -52,6 +54,23 @@ def test_the_tuning_tried_the_documented_grids_and_chose_by_the_rule() -> None:
         assert [t["params"] for t in tuned["trials"]] == expected, name
         trials = [Trial(t["params"], t["hit_rate"], t["coverage"]) for t in tuned["trials"]]
         assert tuned["chosen"] == tuned["trials"][best(trials, documented.tuning.min_coverage)]["params"]
+        assert tuned["floor_met"] == meets_floor(trials, documented.tuning.min_coverage), name
+    assert tuning["min_coverage"] == documented.tuning.min_coverage == 0.10
+
+
+def test_the_default_model_was_chosen_on_validation_by_the_rule() -> None:
+    tuning, comparison, documented = load("tuning.json"), load("comparison.json"), spec()
+    floor = documented.tuning.min_coverage
+    verdict = comparison["default"]
+    candidates = []
+    for name in ("item_knn", "ease", "als"):  # the servable models, in tie order
+        tuned = tuning["models"][name]
+        trial = next(t for t in tuned["trials"] if t["params"] == tuned["chosen"])
+        assert verdict["validation"][name] == {k: trial[k] for k in ("params", "hit_rate", "coverage")}
+        candidates.append((name, Trial(trial["params"], trial["hit_rate"], trial["coverage"])))
+    chosen = candidates[best([t for _, t in candidates], floor)][0]
+    assert comparison["default_model"] == verdict["model"] == chosen
+    assert verdict["floor_met"] == meets_floor([t for _, t in candidates], floor)
 
 
 def test_the_test_part_was_scored_with_the_chosen_parameters() -> None:

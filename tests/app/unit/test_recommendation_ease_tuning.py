@@ -9,7 +9,7 @@ from recommendations.comparison import ComparisonSpec
 from recommendations.model import ModelParams
 from recommendations.models.driver import cells, top_scores
 from recommendations.models.ease import EaseParams, ease_weights
-from recommendations.tuning import Trial, best, combinations
+from recommendations.tuning import Trial, best, combinations, meets_floor
 from sparkjobs.errors import ConfigError
 
 
@@ -45,9 +45,12 @@ def test_cells_map_known_pairs_to_rows_and_columns() -> None:
 
 def test_the_tuner_takes_the_best_validation_hit_rate_ties_by_coverage_then_grid_order() -> None:
     trials = [Trial({"a": 1}, 0.50, 0.05), Trial({"a": 2}, 0.48, 0.12), Trial({"a": 3}, 0.48, 0.20)]
-    assert best(trials) == 0  # by hit rate alone (the default: no coverage floor)
+    assert best(trials) == 0  # by hit rate alone (min_coverage 0: no coverage floor)
     assert best(trials, min_coverage=0.10) == 2  # 0.50 lacks coverage; 2 and 3 tie: more coverage wins
-    assert best(trials, min_coverage=0.5) == 0  # none qualifies: the best hit rate overall
+    # none qualifies: the best coverage (ties: hit rate, then grid order), not the best hit rate
+    assert best(trials, min_coverage=0.5) == 2
+    assert best([Trial({"a": 1}, 0.3, 0.2), Trial({"a": 2}, 0.4, 0.2)], min_coverage=0.5) == 1
+    assert meets_floor(trials, 0.10) and meets_floor(trials, 0.20) and not meets_floor(trials, 0.21)
     same = [Trial({"a": 1}, 0.4, 0.1), Trial({"a": 2}, 0.4, 0.1), Trial({"a": 3}, 0.3, 0.9)]
     assert best(same) == 0  # a full tie: the earlier combination of the grid
     with pytest.raises(ValueError, match="no trials"):
@@ -84,3 +87,7 @@ def test_the_comparison_spec_refuses_bad_settings() -> None:
     with pytest.raises(ValueError, match="listed twice"):
         ComparisonSpec.model_validate({"models": ["ease", "ease"]})
     assert ComparisonSpec().k == 10
+    assert ComparisonSpec().tuning.min_coverage == 0.10  # the documented floor is the default
+    for floor in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="min_coverage"):
+            ComparisonSpec.model_validate({"tuning": {"min_coverage": floor}})

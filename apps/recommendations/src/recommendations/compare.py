@@ -29,6 +29,7 @@ from recommendations.report import (
     markdown_params,
     markdown_tables,
     markdown_tuning,
+    markdown_verdict,
     plot_hit_rate,
     replace_block,
 )
@@ -36,11 +37,9 @@ from recommendations.report import (
 
 def docs_block(comparison: Comparison, plot: str) -> str:
     """What goes between the markers of the docs: the verdict, the tables, the parameters, the plot."""
-    k, chosen = comparison.spec.k, default_model(comparison)
     return (
-        f"{comparison.users} evaluated users, {comparison.catalog_size:,} catalog items; "
-        f"default model by this table: **{chosen}** (best HitRate@{k} with coverage@{k} not below "
-        f"item_knn's).\n\n"
+        f"{comparison.users} evaluated users, {comparison.catalog_size:,} catalog items (test split).\n\n"
+        f"{markdown_verdict(comparison)}\n"
         f"{markdown_tables(comparison)}\nParameters:\n\n{markdown_params(comparison)}\n"
         f"![HitRate@K for K = 1..{comparison.spec.curve_max_k}]({plot})\n\n"
         f"Tuning (validation split only; `tuning.json`, `tuning.md`):\n\n"
@@ -110,7 +109,7 @@ def cli(out: Path, docs: Path | None, spec_file: Path | None) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(markdown_tables(comparison))
-    click.echo(f"default model: {default_model(comparison)}; written under {out}")
+    click.echo(f"default model (chosen on validation): {default_model(comparison)}; written under {out}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

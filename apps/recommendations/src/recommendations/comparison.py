@@ -1,15 +1,19 @@
 """Every recommender on the same hold-out, item-kNN, EASE^R and ALS tuned on a validation split first.
 
 :class:`ComparisonSpec` is the shared configuration (``evaluate_recommendations`` and
-``python -m recommendations.compare``); :func:`compare` runs it; :func:`default_model` reads the
-verdict: the servable model with the best HitRate@K whose catalog coverage is not below item-kNN's;
-:func:`tuning_report` is what the tuning tried and chose, on validation only.
+``python -m recommendations.compare``); :func:`compare` runs it; :func:`default_verdict` /
+:func:`default_model` read the verdict *on validation*; :func:`tuning_report` is what the tuning
+tried and chose, on validation only.
 
 Protocol: the test part is held out first (:func:`recommendations.evaluation.holdout`); the
-validation split is carved from the *training* part alone, the same way; every grid combination is
-fitted on the validation split's training part and scored on its held-out positives; the best by
-validation HitRate@K (:func:`recommendations.tuning.best`, ties: higher validation coverage, then
-grid order) is fitted on the whole training part and scored on the test part, once per model.
+validation split is carved from the *training* part alone, the same way; every grid combination of
+each servable model (item-kNN, EASE^R, ALS; an empty grid is one combination: the parameters as
+given) is fitted on the validation split's training part and scored on its held-out positives; the
+choice (:func:`recommendations.tuning.best`: the best validation HitRate@K among the combinations
+whose validation coverage@K reaches ``tuning.min_coverage``, else the best validation coverage;
+ties: higher validation coverage, then grid order) is fitted on the whole training part and scored
+on the test part, once per model. The default model is chosen by the same rule over each model's
+chosen combination *on validation* (ties: item-kNN, EASE^R, ALS); the test numbers only report it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from recommendations.evaluation import ModelResult, holdout, run_model
 from recommendations.model import ModelParams
 from recommendations.models import AlsParams, EaseParams, make_recommender
-from recommendations.tuning import GridValue, Trial, best, combinations, tune
+from recommendations.tuning import GridValue, Trial, best, combinations, meets_floor, tune
 from sparkjobs.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,16 +41,17 @@ def _all_models() -> list[EvaluatedModel]:
     return ["popularity", "item_knn", "ease", "als"]
 
 
+# the grids of the documented run (docs/comparison/spec.yml writes them out)
 def _default_knn_grid() -> dict[str, list[GridValue]]:
-    return {"min_cooccurrence": [1, 2]}
+    return {"max_items_per_user": [50, 100, 200], "top_k": [25, 50, 100]}
 
 
 def _default_ease_grid() -> dict[str, list[GridValue]]:
-    return {"l2": [100.0, 400.0], "popularity_penalty": [0.0, 0.3]}
+    return {"l2": [25.0, 50.0, 100.0, 200.0], "popularity_penalty": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]}
 
 
 def _default_als_grid() -> dict[str, list[GridValue]]:
-    return {"alpha": [10.0, 20.0, 40.0]}
+    return {"alpha": [1.0, 2.5, 5.0, 10.0, 20.0, 40.0]}
 
 
 def _checked(base: BaseModel, grid: dict[str, list[GridValue]], where: str) -> dict[str, list[GridValue]]:
@@ -67,10 +72,11 @@ class TuningSpec(BaseModel):
         0.2, gt=0.0, lt=1.0, description="share of each user's latest *training* ratings used to tune"
     )
     min_coverage: float = Field(
-        0.0,
+        0.10,
         ge=0.0,
         le=1.0,
-        description="combinations with a lower validation coverage are not chosen (0: off, the default)",
+        description="validation coverage@K floor of the tuning and of the default model (0: off); "
+        "when nothing reaches it, the best validation coverage is chosen",
     )
     item_knn: dict[str, list[GridValue]] = Field(
         default_factory=_default_knn_grid, description="grid over `params.*` (item-kNN)"
@@ -155,6 +161,7 @@ class Comparison:
             "evaluated_users": self.users,
             "catalog_items": self.catalog_size,
             "default_model": default_model(self),
+            "default": default_verdict(self),
             "models": {name: r.to_dict() for name, r in self.results.items()},
         }
 
@@ -162,38 +169,80 @@ class Comparison:
 TIE_BREAK = "higher validation coverage@{k}, then the earlier combination of the grid"
 
 
+def rule(spec: ComparisonSpec) -> str:
+    """The choice rule in words (tuning and default model)."""
+    k, floor = spec.k, spec.tuning.min_coverage
+    if not floor:
+        return f"highest validation HitRate@{k}; ties: {TIE_BREAK.format(k=k)}"
+    return (
+        f"highest validation HitRate@{k} among the combinations with validation coverage@{k} >= "
+        f"{floor * 100:g}% (if none reaches it: the highest validation coverage@{k}); ties: "
+        f"{TIE_BREAK.format(k=k)}"
+    )
+
+
+def _trials(result: ModelResult) -> list[Trial]:
+    return [Trial(t["params"], t["hit_rate"], t["coverage"]) for t in result.tuning]
+
+
 def tuning_report(comparison: Comparison) -> dict[str, Any]:
     """The grids, every validation trial and the chosen combination per tuned model (no test number)."""
     spec = comparison.spec
+    floor = spec.tuning.min_coverage
     models = {}
     for name, result in comparison.results.items():
         if not result.tuning:
             continue
-        trials = [Trial(t["params"], t["hit_rate"], t["coverage"]) for t in result.tuning]
+        trials = _trials(result)
         models[name] = {
             "grid": spec.tuning.grid(name),
             "trials": result.tuning,
-            "chosen": result.tuning[best(trials, spec.tuning.min_coverage)]["params"],
+            "chosen": result.tuning[best(trials, floor)]["params"],
+            "floor_met": meets_floor(trials, floor),
         }
     return {
         "k": spec.k,
         "validation_fraction": spec.tuning.validation_fraction,
         "validation_users": comparison.validation_users,
-        "rule": f"highest validation HitRate@{spec.k}; ties: {TIE_BREAK.format(k=spec.k)}"
-        + (f"; validation coverage >= {spec.tuning.min_coverage:g}" if spec.tuning.min_coverage else ""),
+        "min_coverage": floor,
+        "rule": rule(spec),
         "models": models,
     }
 
 
-def default_model(comparison: Comparison) -> str | None:
-    """The servable model with the best HitRate@K whose coverage@K is at least item-kNN's (ties:
-    item-kNN, then EASE, then ALS); ``None`` when item-kNN was not evaluated."""
-    k, results = comparison.spec.k, comparison.results
-    if "item_knn" not in results:
+def default_verdict(comparison: Comparison) -> dict[str, Any] | None:
+    """The default model, chosen on the validation split only: each servable model's chosen
+    combination is a candidate with its validation HitRate@K and coverage@K, and the rule of the
+    tuning (:func:`recommendations.tuning.best`, same floor) picks among them (ties: higher
+    validation coverage, then item-kNN, EASE^R, ALS). ``None`` when no servable model was validated.
+    Returns ``model``, ``floor_met`` (False: nothing reached the floor, the best coverage was taken),
+    ``min_coverage`` and ``validation`` (per candidate: params, hit_rate, coverage)."""
+    floor = comparison.spec.tuning.min_coverage
+    validation: dict[str, dict[str, Any]] = {}
+    for name in SERVABLE:
+        result = comparison.results.get(name)
+        if result is None or not result.tuning:
+            continue
+        trial = result.tuning[best(_trials(result), floor)]
+        validation[name] = {k: trial[k] for k in ("params", "hit_rate", "coverage")}
+    if not validation:
         return None
-    floor = results["item_knn"].metrics[k].coverage
-    eligible = [n for n in SERVABLE if n in results and results[n].metrics[k].coverage >= floor]
-    return max(eligible, key=lambda n: (results[n].metrics[k].hit_rate, -SERVABLE.index(n)))
+    names = list(validation)  # in SERVABLE order: an exact tie goes to the earlier
+    candidates = [
+        Trial(validation[n]["params"], validation[n]["hit_rate"], validation[n]["coverage"]) for n in names
+    ]
+    return {
+        "model": names[best(candidates, floor)],
+        "min_coverage": floor,
+        "floor_met": meets_floor(candidates, floor),
+        "validation": validation,
+    }
+
+
+def default_model(comparison: Comparison) -> str | None:
+    """The model of :func:`default_verdict` (chosen on validation)."""
+    verdict = default_verdict(comparison)
+    return None if verdict is None else str(verdict["model"])
 
 
 def compare(
@@ -217,7 +266,9 @@ def compare(
     trials: dict[str, list[Trial]] = {}
     validation_users = None
     try:
-        tuned = [name for name in spec.models if spec.tuning.grid(name)]
+        # every servable model is scored on validation (an empty grid: once, as given), so the
+        # default model can be chosen there and not on the test part
+        tuned = [name for name in spec.models if name in SERVABLE]
         if tuned:
             # carved from the training part only: the test part is not in data.train
             validation = holdout(data.train, spec.tuning.validation_fraction, params.positive_rating)

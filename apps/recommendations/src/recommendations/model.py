@@ -52,9 +52,9 @@ class ModelParams(BaseModel):
     positive_rating: float = Field(4.0, description="a rating at or above this is a positive interaction")
     min_cooccurrence: int = Field(2, ge=1, description="item pairs liked together by fewer users are ignored")
     max_items_per_user: int = Field(
-        200, ge=1, description="similarity counts each user's N most recent positives (bounds heavy users)"
+        100, ge=1, description="similarity counts each user's N most recent positives (bounds heavy users)"
     )
-    top_k: int = Field(50, ge=1, description="similar items kept per item (published and used for scoring)")
+    top_k: int = Field(25, ge=1, description="similar items kept per item (published and used for scoring)")
     top_n: int = Field(20, ge=1, le=1000, description="recommendations per user")
     min_user_positives: int = Field(1, ge=1, description="users with fewer positives get popular items only")
     popular_pool: int = Field(

@@ -48,7 +48,13 @@ def markdown_params(comparison: Comparison) -> str:
     lines = []
     for name, r in comparison.results.items():
         params = ", ".join(f"`{key}={value}`" for key, value in r.params.items())
-        tuned = f" (chosen among {len(r.tuning)} on the validation split)" if r.tuning else ""
+        tuned = ""
+        if r.tuning:
+            tuned = (
+                f" (chosen among {len(r.tuning)} on the validation split)"
+                if r.tuning[0]["params"]
+                else " (not tuned; scored on the validation split as given)"
+            )
         lines.append(f"- **{name}**{tuned}: {params}")
     return "\n".join(lines) + "\n"
 
@@ -62,24 +68,78 @@ def markdown_tuning(report: dict[str, Any]) -> str:
         f"({report['validation_users']} users with a validation positive). Rule: {report['rule']}.",
         "",
     ]
+    floor = report.get("min_coverage", 0.0)
     for name, tuned in report["models"].items():
         names = list(tuned["grid"])
         grid = "; ".join(f"`{n}` ∈ {{{', '.join(str(v) for v in tuned['grid'][n])}}}" for n in names)
+        title = f"grid {grid}" if names else "no grid (its parameters as given)"
+        columns = names or ["parameters"]
         out += [
-            f"**{name}** — grid {grid} ({len(tuned['trials'])} combinations):",
+            f"**{name}** — {title} ({len(tuned['trials'])} combinations):",
             "",
-            "| " + " | ".join(names) + f" | validation HitRate@{k} | validation coverage@{k} | seconds |",
-            "|" + "---:|" * (len(names) + 3),
+            "| " + " | ".join(columns) + f" | validation HitRate@{k} | validation coverage@{k} | seconds |",
+            "|" + "---:|" * (len(columns) + 3),
         ]
         for trial in tuned["trials"]:
             mark = "**" if trial["params"] == tuned["chosen"] else ""
-            cells = [f"{mark}{trial['params'][n]}{mark}" for n in names]
+            cells = [f"{mark}{trial['params'][n]}{mark}" for n in names] or [f"{mark}as given{mark}"]
             out.append(
                 f"| {' | '.join(cells)} | {mark}{trial['hit_rate']:.4f}{mark} | "
                 f"{mark}{trial['coverage']:.2%}{mark} | {trial.get('seconds', 0.0):.0f} |"
             )
-        out += ["", f"chosen: {', '.join(f'`{n}={v}`' for n, v in tuned['chosen'].items())}", ""]
+        chosen = ", ".join(f"`{n}={v}`" for n, v in tuned["chosen"].items()) or "as given"
+        out += ["", f"chosen: {chosen}"]
+        if floor and not tuned.get("floor_met", True):
+            out[-1] += (
+                f" — no combination reaches validation coverage@{k} >= {floor * 100:g}%: "
+                f"the highest validation coverage@{k} is taken"
+            )
+        out.append("")
     return "\n".join(out)
+
+
+def markdown_verdict(comparison: Comparison) -> str:
+    """The default model and why: each servable model's chosen combination on validation (what the
+    choice reads) next to its test numbers (what is reported), the default in bold."""
+    from recommendations.comparison import default_verdict
+
+    verdict = default_verdict(comparison)
+    k = comparison.spec.k
+    if verdict is None:
+        return "No servable model was scored on the validation split: no default model.\n"
+    floor, chosen = verdict["min_coverage"], verdict["model"]
+    if not floor:
+        how = f"the best validation HitRate@{k}"
+    elif verdict["floor_met"]:
+        how = (
+            f"the best validation HitRate@{k} among the models with validation coverage@{k} >= "
+            f"{floor * 100:g}%"
+        )
+    else:
+        how = (
+            f"no model reaches validation coverage@{k} >= {floor * 100:g}%, so the highest validation "
+            f"coverage@{k}"
+        )
+    out = [
+        f"Default model, chosen on the validation split (each model's chosen combination; {how}): "
+        f"**{chosen}**. The test numbers are reported, never used to choose.",
+        "",
+        f"| model | validation HitRate@{k} | validation coverage@{k} | test HitRate@{k} "
+        f"| test coverage@{k} |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, v in verdict["validation"].items():
+        m = comparison.results[name].metrics[k]
+        b = "**" if name == chosen else ""
+        cells = [
+            name,
+            f"{v['hit_rate']:.4f}",
+            f"{v['coverage']:.2%}",
+            f"{m.hit_rate:.4f}",
+            f"{m.coverage:.2%}",
+        ]
+        out.append("| " + " | ".join(f"{b}{c}{b}" for c in cells) + " |")
+    return "\n".join(out) + "\n"
 
 
 def plot_hit_rate(comparison: Comparison, path: Path) -> None:

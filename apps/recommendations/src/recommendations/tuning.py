@@ -2,10 +2,11 @@
 
 A grid is ``{parameter: [values]}`` over the fields of a model's parameters; every combination
 (in the grid's order) is fitted on the validation split's training part and scored on its
-held-out positives. The best is the highest validation HitRate@K; a tie goes to the higher
-validation catalog coverage@K, then to the earlier combination of the grid, so a rerun picks the
-same one. ``min_coverage`` (0 by default: off) leaves out combinations with a lower validation
-coverage, unless none reaches it.
+held-out positives. The best is the highest validation HitRate@K among the combinations whose
+validation catalog coverage@K is at least ``min_coverage`` (the floor); a tie goes to the higher
+validation coverage@K, then to the earlier combination of the grid, so a rerun picks the same one.
+When no combination reaches the floor, the one with the highest validation coverage is taken (ties:
+hit rate, then grid order) and :func:`meets_floor` says so.
 """
 
 from __future__ import annotations
@@ -68,11 +69,18 @@ def combinations(
     return out
 
 
+def meets_floor(trials: Sequence[Trial], min_coverage: float) -> bool:
+    """Whether at least one trial reaches the validation coverage floor."""
+    return any(t.coverage >= min_coverage for t in trials)
+
+
 def best(trials: Sequence[Trial], min_coverage: float = 0.0) -> int:
     """Index of the best trial (see the module docstring)."""
     if not trials:
         raise ValueError("no trials to choose from")
-    eligible = [i for i, t in enumerate(trials) if t.coverage >= min_coverage] or list(range(len(trials)))
+    if not meets_floor(trials, min_coverage):
+        return max(range(len(trials)), key=lambda i: (trials[i].coverage, trials[i].hit_rate, -i))
+    eligible = [i for i, t in enumerate(trials) if t.coverage >= min_coverage]
     return max(eligible, key=lambda i: (trials[i].hit_rate, trials[i].coverage, -i))
 
 

@@ -78,7 +78,7 @@ class BuildRecommendationsConfig(BaseModel):
     )
     window_days: int = Field(7, ge=1, description="gold is computed over [date - window_days + 1, date]")
     model: ModelName = Field(
-        "als", description="the recommender served: item_knn | ease | als (default: the comparison's pick)"
+        "ease", description="the recommender served: item_knn | ease | als (default: the comparison's pick)"
     )
     params: ModelParams = Field(
         default_factory=ModelParams, description="shared and item-kNN parameters (similar_items, fallback)"

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from recommendations.comparison import Comparison, ComparisonSpec, compare, default_model
 from recommendations.lake import BRONZE_DDL, CATALOG_SCHEMA
-from recommendations.report import markdown_params, markdown_tables
+from recommendations.report import markdown_params, markdown_tables, markdown_verdict
 from recommendations.silver import bronze_as_of, latest_interactions
 from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
 from sparkjobs.io import HadoopFileSystem, PreviousOutputReader, RawFileReader
@@ -106,8 +106,8 @@ class EvaluateRecommendationsJob(AbstractJob):
                 f"# Offline evaluation {day.isoformat()}\n\nPer-user temporal hold-out (last "
                 f"{cfg.test_fraction:.0%} of each user's ratings), positives = rating >= "
                 f"{cfg.params.positive_rating:g}, {n_interactions:,} interactions, {catalog_size:,} catalog "
-                f"items, {comparison.users:,} evaluated users. Default model by this table: "
-                f"{report['default_model']}.\n\n{tables}\n{markdown_params(comparison)}",
+                f"items, {comparison.users:,} evaluated users.\n\n{markdown_verdict(comparison)}\n"
+                f"{tables}\n{markdown_params(comparison)}",
             )
         ctx.logger.info("offline evaluation %s:\n%s", day.isoformat(), tables)
         self._check_lift(comparison, target)
