@@ -194,6 +194,23 @@ def _event_text(day_events: pd.DataFrame, fmt: Format) -> str:
     return str(frame.to_json(orient="records", lines=True)).rstrip("\n") + "\n"
 
 
+def _texts_by_day(ordered: pd.DataFrame, fmt: Format) -> list[tuple[Any, str]]:
+    """``(event_date, file text)`` per day of ``ordered`` (sorted by day). CSV is rendered in one
+    ``to_csv`` call and cut at the day boundaries (one call per day took 4 of the demo's 16 s on
+    MovieLens' 3,840 days); the text is the same as rendering each day on its own."""
+    if fmt != "csv" or ordered.empty:
+        return [(day, _event_text(group, fmt)) for day, group in ordered.groupby("event_date", sort=True)]
+    header = ",".join(EVENT_COLUMNS) + "\n"
+    lines = ordered[EVENT_COLUMNS].to_csv(index=False, header=False, lineterminator="\n").splitlines(True)
+    days = ordered["event_date"].tolist()
+    out, start = [], 0
+    for end in range(1, len(days) + 1):
+        if end == len(days) or days[end] != days[start]:
+            out.append((days[start], header + "".join(lines[start:end])))
+            start = end
+    return out
+
+
 def write_raw(
     out: Path,
     events: pd.DataFrame,
@@ -210,10 +227,10 @@ def write_raw(
         extra.setdefault(day, []).append(line)
     deliveries = 0
     ordered = events.sort_values(["event_date", "timestamp", "user_id", "item_id"], kind="stable")
-    for day, group in ordered.groupby("event_date", sort=True):
+    for day, text in _texts_by_day(ordered, fmt):
         target = events_dir / f"event_date={day}"
         target.mkdir(parents=True, exist_ok=True)
-        text = _event_text(group, fmt) + "".join(f"{line}\n" for line in extra.get(str(day), []))
+        text += "".join(f"{line}\n" for line in extra.get(str(day), []))
         (target / f"part-00000.{suffix}").write_text(text, encoding="utf-8")
         deliveries += 1
     catalog_dir = out / "catalog"

@@ -22,8 +22,9 @@ def collect_pairs(df: DataFrame, first: str = "user_id", second: str = "item_id"
     """The distinct ``(first, second)`` integer pairs of ``df`` as an ``n x 2`` array."""
     import numpy as np
 
-    rows = df.select(first, second).distinct().collect()
-    return np.array([(int(r[0]), int(r[1])) for r in rows], dtype=np.int64).reshape(-1, 2)
+    table = df.select(first, second).distinct().toArrow()  # columnar: no Row object per pair
+    columns = [table.column(i).to_numpy(zero_copy_only=False).astype(np.int64) for i in (0, 1)]
+    return np.stack(columns, axis=1).reshape(-1, 2)
 
 
 def cells(pairs: np.ndarray, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -66,9 +67,8 @@ def recommend_on_driver(
     (sorted user ids of a block → their ``len x len(items)`` scores, ``-inf`` for no score)."""
     import numpy as np
 
-    wanted = np.unique(
-        np.array([int(r[0]) for r in users.select("user_id").distinct().collect()], dtype=np.int64)
-    )
+    column = users.select("user_id").distinct().toArrow().column(0)
+    wanted = np.unique(column.to_numpy(zero_copy_only=False).astype(np.int64))
     seen = cells(collect_pairs(rated), wanted, items)
     rows: list[tuple[int, int, float]] = []
     for start in range(0, wanted.size, USER_BLOCK):
