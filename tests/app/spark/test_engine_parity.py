@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow.dataset as ds
 import pytest
+import yaml
 
 from recommendations.sample_data import write_sample
 from recommendations.synthetic import SyntheticSpec
@@ -78,7 +79,23 @@ def run_pipeline(raw: Path, lake: Path, engine: str, provider: SessionProvider) 
             [*build_params(raw, lake / "item_knn"), "model=item_knn"],
         ),
     }
-    (lake / "no-conf").mkdir(exist_ok=True)
+    (lake / "no-conf" / "base").mkdir(parents=True, exist_ok=True)
+    evaluation = {  # the models that run on both engines (ALS: Spark MLlib), small grids
+        "jobs": {
+            "evaluate_recommendations": {
+                "catalog_path": f"{raw}/catalog/movies.csv",
+                "output_path": f"{lake}/reports",
+                "models": ["popularity", "item_knn", "ease"],
+                "params": {"min_cooccurrence": 1},
+                "ease": {"l2": 10.0, "min_item_likes": 1},
+                "cutoffs": [5, 10],
+                "curve_max_k": 10,
+                "tuning": {"item_knn": {"shrinkage": [0.0, 5.0]}, "ease": {"l2": [10.0, 50.0]}},
+            }
+        }
+    }
+    (lake / "no-conf" / "base" / "evaluate.yml").write_text(yaml.safe_dump(evaluation))
+    steps["evaluate_recommendations"] = ("evaluate_recommendations", [])
     results = {}
     for step, (job, params) in steps.items():
         request = RunRequest(
@@ -166,6 +183,21 @@ def test_both_engines_report_the_same_run(lakes: dict[str, tuple[Path, dict[str,
     for step in ("ingest_events", "build_recommendations", "build_recommendations.item_knn"):
         assert facts(duck_results[step]) == facts(spark_results[step]), step
     assert spark_results["ingest_events"]["rows_quarantined"] == 12
+    # the offline evaluation: the same tuning trials, chosen parameters, metrics and verdict
+    spark_eval, duck_eval = (
+        spark_results["evaluate_recommendations"],
+        duck_results["evaluate_recommendations"],
+    )
+    assert list(spark_eval["models"]) == ["popularity", "item_knn", "ease"]
+    for name, model in spark_eval["models"].items():
+        other = duck_eval["models"][name]
+        assert other["metrics"] == model["metrics"], name
+        assert other["params"] == model["params"] and other["hit_rate_curve"] == model["hit_rate_curve"], name
+        assert [t["params"] for t in other.get("tuning", [])] == [
+            t["params"] for t in model.get("tuning", [])
+        ]
+    assert duck_eval["default_model"] == spark_eval["default_model"]
+    assert spark_eval["models"]["item_knn"]["metrics"]["10"]["hit_rate"] > 0
     default, knn = spark_results["build_recommendations"], spark_results["build_recommendations.item_knn"]
     assert knn["model"] == "item_knn" and default["model"] != "item_knn"
     assert default["users_with_model"] > 0 and knn["users_with_model"] > 0

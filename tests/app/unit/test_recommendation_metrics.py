@@ -71,3 +71,17 @@ def test_bad_inputs_are_refused_with_the_reason() -> None:
     with pytest.raises(ValueError, match="user 7 has no test positives"):
         ranking_metrics("x", RANKED, {7: set()}, k=1, catalog_size=5)
     assert math.isclose(hit_rate_curve(RANKED, TRUTH, [3])[3], 1 / 3)
+
+
+def test_metrics_do_not_depend_on_the_order_users_arrive_in() -> None:
+    """The engines collect users in different orders: the means must be equal to the last bit."""
+    import random
+
+    rng = random.Random(3)
+    truth = {u: {rng.randrange(40) for _ in range(rng.randrange(1, 6))} for u in range(300)}
+    ranked = {u: [(rng.randrange(40), rng.random() < 0.5) for _ in range(10)] for u in truth}
+    forward = ranking_metrics("m", ranked, truth, 7, 40)
+    for seed in range(5):
+        users = list(truth)
+        random.Random(seed).shuffle(users)
+        assert ranking_metrics("m", ranked, {u: truth[u] for u in users}, 7, 40) == forward

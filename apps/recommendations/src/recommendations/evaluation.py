@@ -87,7 +87,7 @@ def temporal_split(interactions: DataFrame, test_fraction: float) -> tuple[DataF
 
 def holdout(interactions: DataFrame, test_fraction: float, positive_rating: float) -> Holdout:
     """The training part (persisted) and the test positives per user, collected."""
-    from pyspark.sql import functions as F
+    from sparkjobs.sql import F
 
     train, test = temporal_split(interactions, test_fraction)
     truth: dict[int, set[int]] = {}

@@ -70,7 +70,11 @@ def ranking_metrics(
     _check(k, catalog_size)
     if not truth:
         raise ValueError("no evaluated users: truth is empty")
-    sums = {"hit": 0.0, "precision": 0.0, "recall": 0.0, "ndcg": 0.0, "map": 0.0, "personalised": 0.0}
+    # per-user terms, summed with math.fsum (exactly rounded): the users arrive in whatever order the
+    # engine collected them, and a plain float sum differed in the last bit between Spark and DuckDB
+    terms: dict[str, list[float]] = {
+        m: [] for m in ("hit", "precision", "recall", "ndcg", "map", "personalised")
+    }
     for user, positives in truth.items():
         if not positives:
             raise ValueError(f"user {user} has no test positives; leave such users out of truth")
@@ -83,13 +87,14 @@ def ranking_metrics(
                 precision_sum += hits / rank
         ideal = min(len(positives), k)
         idcg = sum(1.0 / math.log2(rank + 1) for rank in range(1, ideal + 1))
-        sums["hit"] += hits > 0
-        sums["precision"] += hits / k
-        sums["recall"] += hits / len(positives)
-        sums["ndcg"] += dcg / idcg
-        sums["map"] += precision_sum / ideal
-        sums["personalised"] += any(own for _, own in top)
+        terms["hit"].append(float(hits > 0))
+        terms["precision"].append(hits / k)
+        terms["recall"].append(hits / len(positives))
+        terms["ndcg"].append(dcg / idcg)
+        terms["map"].append(precision_sum / ideal)
+        terms["personalised"].append(float(any(own for _, own in top)))
     n = len(truth)
+    sums = {m: math.fsum(values) for m, values in terms.items()}
     items = {item for recs in ranked.values() for item, _ in list(recs)[:k]}
     return RankingMetrics(
         model=model,

@@ -24,8 +24,8 @@ from recommendations.comparison import Comparison, ComparisonSpec, compare, defa
 from recommendations.lake import BRONZE_DDL, CATALOG_SCHEMA
 from recommendations.report import markdown_params, markdown_tables, markdown_verdict
 from recommendations.silver import bronze_as_of, latest_interactions
-from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, make_main
-from sparkjobs.io import HadoopFileSystem, PreviousOutputReader, RawFileReader
+from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, io, make_main
+from sparkjobs.io import HadoopFileSystem, LocalFileSystem, PreviousOutputReader, RawFileReader
 
 METRICS = ("hit_rate", "precision", "recall", "ndcg", "map", "coverage", "personalised")
 
@@ -58,7 +58,7 @@ class EvaluateRecommendationsJob(AbstractJob):
         *,
         bronze: PreviousOutputReader,
         catalog: RawFileReader,
-        fs: HadoopFileSystem,
+        fs: HadoopFileSystem | LocalFileSystem,
     ) -> None:
         self.config, self.context = config, context
         self.bronze, self.catalog, self.fs = bronze, catalog, fs
@@ -154,19 +154,29 @@ class EvaluateRecommendationsFactory(AbstractJobFactory[EvaluateRecommendationsC
         version="2.0.0",
         stage="gold",
         capabilities=frozenset({"validation", "idempotent"}),
-        requires=frozenset({"spark"}),
+        requires=frozenset({"dataframe"}),  # Spark or DuckDB; ALS adds spark (requirements)
     )
+
+    @classmethod
+    def requirements(cls, config: EvaluateRecommendationsConfig) -> dict[str, str]:
+        if "als" in config.models:  # popularity, item-kNN and EASE^R run on either engine
+            return {**super().requirements(config), "spark": "models includes als (Spark MLlib)"}
+        return super().requirements(config)
+
+    @classmethod
+    def input_paths(cls, config: EvaluateRecommendationsConfig) -> list[str]:  # measured by engine: auto
+        return [config.bronze_path, config.catalog_path]
 
     def create_job(self, **kwargs: Any) -> EvaluateRecommendationsJob:
         cfg, spark = self.config, self.spark
-        fs = HadoopFileSystem(spark)
+        fs = io.file_system(spark)  # Spark's or DuckDB's IO, whichever engine the run uses
         return EvaluateRecommendationsJob(
             cfg,
             self.context,
-            bronze=PreviousOutputReader(
+            bronze=io.previous_reader(
                 spark, cfg.bronze_path, BRONZE_DDL, fs=fs, listing_threshold=cfg.listing_threshold
             ),
-            catalog=RawFileReader(spark, CATALOG_SCHEMA, format="csv"),
+            catalog=io.raw_reader(spark, CATALOG_SCHEMA, format="csv"),
             fs=fs,
         )
 
