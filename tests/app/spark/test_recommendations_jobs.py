@@ -64,31 +64,43 @@ class Lake:
         return dict(self.run_job(job, day, **params).result)
 
 
+#: small-data item-kNN parameters the hand-checked gold of these tests (and of test_jobs_on_duckdb.py) uses
+SMALL_MODEL = {"min_cooccurrence": 1, "top_k": 2, "top_n": 2, "max_items_per_user": 100, "popular_pool": 10}
+
+
+def lake_settings(root: Path) -> dict[str, Any]:
+    """ingest_events and build_recommendations (item-kNN) over the lake at ``root``: the settings both
+    engines' job tests share."""
+    return {
+        "ingest_events": {
+            "raw_path": str(root / "raw" / "events"),
+            "bronze_path": str(root / "bronze"),
+            "quarantine_path": str(root / "quarantine"),
+        },
+        "build_recommendations": {
+            "bronze_path": str(root / "bronze"),
+            "catalog_path": str(root / "raw" / "catalog" / "movies.csv"),
+            "silver_path": str(root / "silver"),
+            "gold_path": str(root / "gold"),
+            "catalog_quarantine_path": str(root / "quarantine_catalog"),
+            "window_days": 30,
+            "model": "item_knn",  # the hand-checked gold below is item-kNN's
+            "params": SMALL_MODEL,
+        },
+    }
+
+
 @pytest.fixture
 def lake(tmp_path: Path, spark: Any) -> Lake:
     root = tmp_path / "lake"
     conf = tmp_path / "conf"
     (conf / "base").mkdir(parents=True)
-    model = {"min_cooccurrence": 1, "top_k": 2, "top_n": 2, "max_items_per_user": 100, "popular_pool": 10}
+    model = SMALL_MODEL
     settings = {
         "spark": {"shuffle_partitions": 2},
         "observability": {"write_textfile": False},
         "jobs": {
-            "ingest_events": {
-                "raw_path": str(root / "raw" / "events"),
-                "bronze_path": str(root / "bronze"),
-                "quarantine_path": str(root / "quarantine"),
-            },
-            "build_recommendations": {
-                "bronze_path": str(root / "bronze"),
-                "catalog_path": str(root / "raw" / "catalog" / "movies.csv"),
-                "silver_path": str(root / "silver"),
-                "gold_path": str(root / "gold"),
-                "catalog_quarantine_path": str(root / "quarantine_catalog"),
-                "window_days": 30,
-                "model": "item_knn",  # the hand-checked gold below is item-kNN's
-                "params": model,
-            },
+            **lake_settings(root),
             "evaluate_recommendations": {
                 "bronze_path": str(root / "bronze"),
                 "catalog_path": str(root / "raw" / "catalog" / "movies.csv"),

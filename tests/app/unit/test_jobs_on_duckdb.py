@@ -25,6 +25,7 @@ from tests.app.spark.test_recommendations_jobs import (
     D,
     Lake,
     deliver_fixture,
+    lake_settings,
     r6,
     ts,
 )
@@ -34,27 +35,10 @@ from tests.app.spark.test_recommendations_jobs import (
 def lake(tmp_path: Path) -> Iterator[Lake]:
     root, conf = tmp_path / "lake", tmp_path / "conf"
     (conf / "base").mkdir(parents=True)
-    model = {"min_cooccurrence": 1, "top_k": 2, "top_n": 2, "max_items_per_user": 100, "popular_pool": 10}
     settings = {
         "engine": {"duckdb": {"threads": 2}},
         "observability": {"runs_dir": str(tmp_path / "runs"), "write_textfile": False, "write_report": False},
-        "jobs": {
-            "ingest_events": {
-                "raw_path": str(root / "raw" / "events"),
-                "bronze_path": str(root / "bronze"),
-                "quarantine_path": str(root / "quarantine"),
-            },
-            "build_recommendations": {
-                "bronze_path": str(root / "bronze"),
-                "catalog_path": str(root / "raw" / "catalog" / "movies.csv"),
-                "silver_path": str(root / "silver"),
-                "gold_path": str(root / "gold"),
-                "catalog_quarantine_path": str(root / "quarantine_catalog"),
-                "window_days": 30,
-                "model": "item_knn",  # the hand-checked gold below is item-kNN's
-                "params": model,
-            },
-        },
+        "jobs": lake_settings(root),
     }
     (conf / "base" / "test.yml").write_text(yaml.safe_dump(settings))
     yield Lake(root, conf, engine="duckdb")
