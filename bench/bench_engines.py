@@ -25,20 +25,17 @@ import os
 import shutil
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 from _report import machine, write_section
 from anchor_duckdb import compare, run
 from bench_pipeline import MODEL, ours, ours_outputs, write_conf
+from bench_scale import DAY, spark_settings, synthetic_spec
 
 from recommendations.sample_data import write_sample
-from recommendations.synthetic import SyntheticSpec
 from sparkjobs.engines.session import SessionProvider
 from sparkjobs.engines.settings import DuckDBSettings
-from sparkjobs.spark.settings import SparkSettings
 
-DAY = date(2016, 10, 16)
 MOVIELENS_WINDOW = 8000  # the whole MovieLens history, as in conf/demo
 NAMES = {
     "spark": "our jobs on Spark local[2]",
@@ -56,12 +53,7 @@ def measure_ours(engine: str, raw: Path, work: Path, window: int, partitions: in
     work.mkdir(parents=True, exist_ok=True)
     (work / "raw").symlink_to(raw, target_is_directory=True)
     conf = write_conf(work, window, partitions)
-    spark = SparkSettings(
-        master="local[2]",
-        shuffle_partitions=partitions,
-        driver_memory="2g",
-        conf={"spark.sql.files.openCostInBytes": "65536", "spark.ui.showConsoleProgress": "false"},
-    )
+    spark = spark_settings(partitions).model_copy(update={"driver_memory": "2g"})
     provider = SessionProvider(spark, app_suffix="bench_engines", duckdb=DuckDBSettings(threads=2))
     try:
         started = time.perf_counter()
@@ -93,11 +85,7 @@ def main(argv: list[str] | None = None) -> str:
     try:
         spec, window = None, MOVIELENS_WINDOW
         if args.source == "synthetic":  # the users/items growth of bench_scale
-            users, items = (
-                args.users or max(100, args.events // 50),
-                args.items or max(200, args.events // 100),
-            )
-            spec = SyntheticSpec(events=args.events, users=users, items=items, days=args.days, end_date=DAY)
+            spec = synthetic_spec(args.events, args.days, args.users, args.items)
             window = args.days
         raw = work / "raw"
         summary = write_sample(raw, source=args.source, spec=spec, resend_fraction=0.01, malformed=10)

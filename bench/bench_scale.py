@@ -105,12 +105,32 @@ class TimeLimit:
         self._thread.join()
 
 
+def synthetic_spec(
+    events: int, days: int = DAYS, users: int | None = None, items: int | None = None
+) -> SyntheticSpec:
+    """The synthetic stream of ``events``: users and items grow with it (events / 50, events / 100)."""
+    return SyntheticSpec(
+        events=events,
+        users=users or max(100, events // 50),
+        items=items or max(200, events // 100),
+        days=days,
+        end_date=DAY,
+    )
+
+
+def spark_settings(partitions: int) -> SparkSettings:
+    """Spark local[2] as the benchmarks run it (small files packed per task, no progress bars)."""
+    return SparkSettings(
+        master="local[2]",
+        shuffle_partitions=partitions,
+        conf={"spark.sql.files.openCostInBytes": "65536", "spark.ui.showConsoleProgress": "false"},
+    )
+
+
 def measure(
     size: int, work: Path, provider: SessionProvider, partitions: int, time_limit_s: float | None = None
 ) -> Point:
-    spec = SyntheticSpec(
-        events=size, users=max(100, size // 50), items=max(200, size // 100), days=DAYS, end_date=DAY
-    )
+    spec = synthetic_spec(size)
     raw = work / "raw"
     shutil.rmtree(work, ignore_errors=True)
     summary = write_sample(raw, source="synthetic", spec=spec, resend_fraction=0.01, malformed=10, force=True)
@@ -306,12 +326,7 @@ def main(argv: list[str] | None = None) -> str:
         raise SystemExit(f"--sizes: expected positive event counts, got {args.sizes!r}")
     known = load_points(args.points)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_scale_"))
-    settings = SparkSettings(
-        master="local[2]",
-        shuffle_partitions=args.partitions,
-        conf={"spark.sql.files.openCostInBytes": "65536", "spark.ui.showConsoleProgress": "false"},
-    )
-    provider = SessionProvider(settings, app_suffix="bench_scale")
+    provider = SessionProvider(spark_settings(args.partitions), app_suffix="bench_scale")
     started = time.perf_counter()
     provider.get()
     session_s = time.perf_counter() - started

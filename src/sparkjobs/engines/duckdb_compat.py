@@ -70,16 +70,17 @@ def _persist(self: Any, storageLevel: Any = None) -> Any:
     lazy cache, the rows are computed here; a frame over a cached frame is unaffected by later
     changes to the files it was read from, which is what a job that caches expects.
     """
+    from sparkjobs.io.duckdb_tables import connection, frame_sql, quote_ident, table
+
     if self in _CACHED:
         return self  # already a cached frame: Spark's persist() of a cached frame is a no-op too
-    statements = self.sql(dialect="duckdb", optimize=False, pretty=False, as_list=True)
-    setup, select = list(statements[:-1]), statements[-1]
+    setup, select = frame_sql(self)
     name = f"{CACHE_PREFIX}{uuid.uuid4().hex[:12]}"
-    conn = self.session._conn
+    conn = connection(self.session)
     for statement in setup:
         conn.execute(statement)
-    conn.execute(f'CREATE TABLE "{name}" AS {select}')
-    cached = self.session.table(name)
+    conn.execute(f"CREATE TABLE {quote_ident(name)} AS {select}")
+    cached = table(self.session, name)
     # unpersist() turns the table into a view of the same query when the query stands alone, so
     # that frames built on the cached one still evaluate (recomputing, as on Spark)
     _CACHED[cached] = (name, select if not setup else None)
@@ -92,14 +93,15 @@ def _cache(self: Any) -> Any:
 
 def _unpersist(self: Any, blocking: bool = False) -> Any:
     """Release a table ``persist()`` made (a frame that was not persisted: nothing to release)."""
+    from sparkjobs.io.duckdb_tables import connection, drop, quote_ident
+
     cache = _CACHED.pop(self, None)
     if cache is None:
         return self
     name, select = cache
-    conn = self.session._conn
-    conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+    drop(self.session, name)
     if select is not None:
-        conn.execute(f'CREATE VIEW "{name}" AS {select}')
+        connection(self.session).execute(f"CREATE VIEW {quote_ident(name)} AS {select}")
     return self
 
 

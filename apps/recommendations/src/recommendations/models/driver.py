@@ -8,7 +8,7 @@ first, ties by item id.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,8 +23,14 @@ def collect_pairs(df: DataFrame, first: str = "user_id", second: str = "item_id"
     import numpy as np
 
     table = df.select(first, second).distinct().toArrow()  # columnar: no Row object per pair
-    columns = [table.column(i).to_numpy(zero_copy_only=False).astype(np.int64) for i in (0, 1)]
-    return np.stack(columns, axis=1).reshape(-1, 2)
+    return np.stack([_int64(table.column(i)) for i in (0, 1)], axis=1).reshape(-1, 2)
+
+
+def _int64(column: Any) -> np.ndarray:
+    """An Arrow integer column as a numpy ``int64`` array."""
+    import numpy as np
+
+    return column.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def cells(pairs: np.ndarray, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -67,8 +73,7 @@ def recommend_on_driver(
     (sorted user ids of a block → their ``len x len(items)`` scores, ``-inf`` for no score)."""
     import numpy as np
 
-    column = users.select("user_id").distinct().toArrow().column(0)
-    wanted = np.unique(column.to_numpy(zero_copy_only=False).astype(np.int64))
+    wanted = np.unique(_int64(users.select("user_id").distinct().toArrow().column(0)))
     seen = cells(collect_pairs(rated), wanted, items)
     rows: list[tuple[int, int, float]] = []
     for start in range(0, wanted.size, USER_BLOCK):
