@@ -217,14 +217,17 @@ def check_record(df: DataFrame, schema: RecordSchema) -> DataFrame:
     for spec in schema.fields:
         text = F.trim(F.col(spec.name))
         missing = text.isNull() | (text == F.lit(""))
-        value = text if spec.type == "string" else try_cast(text, spec.spark_type)
-        typed[spec.name] = F.when(~missing, value)
+        parsed = text if spec.type == "string" else try_cast(text, spec.spark_type)
+        typed[spec.name] = F.when(~missing, parsed)
+        # the rules read the typed column computed once below: parsing a field (a regular
+        # expression and a cast on DuckDB) once per row, not once per rule that looks at it
+        value = F.col(f"__typed_{spec.name}")
         if spec.required:
             rules.append((missing, f"missing_{spec.name}", F.lit(f"{spec.name} is missing")))
         if spec.type != "string":
             bad = ~missing & value.isNull()
             if spec.type == "double" and spec.finite:
-                bad = bad | (~missing & (F.isnan(value) | (F.abs(value) == F.lit(float("inf")))))
+                bad = bad | (F.isnan(value) | (F.abs(value) == F.lit(float("inf"))))
             rules.append(
                 (
                     bad,
@@ -237,19 +240,15 @@ def check_record(df: DataFrame, schema: RecordSchema) -> DataFrame:
             high = value > F.lit(spec.max) if spec.max is not None else F.lit(False)
             rules.append(
                 (
-                    ~missing & value.isNotNull() & (low | high),
+                    value.isNotNull() & (low | high),
                     f"out_of_range_{spec.name}",
                     F.concat(F.lit(f"{spec.name} "), text, F.lit(f" is outside {spec.describe_range()}")),
                 )
             )
     reason = F.coalesce(*[F.when(F.coalesce(cond, F.lit(False)), F.lit(code)) for cond, code, _ in rules])
     detail = F.coalesce(*[F.when(F.coalesce(cond, F.lit(False)), text) for cond, _, text in rules])
-    return df.select(
-        "*",
-        *[expr.alias(f"__typed_{name}") for name, expr in typed.items()],
-        reason.alias(REASON),
-        detail.alias(DETAIL),
-    )
+    with_typed = df.select("*", *[expr.alias(f"__typed_{name}") for name, expr in typed.items()])
+    return with_typed.select("*", reason.alias(REASON), detail.alias(DETAIL))
 
 
 class RawFileReader:
