@@ -32,7 +32,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recommendations.lake import BRONZE_DDL, CATALOG_SCHEMA, GOLD_TABLES, SNAPSHOT_COLUMN, GoldPublication
-from recommendations.model import ITEM_KNN, POPULAR, ModelParams, fit_and_recommend
+from recommendations.model import (
+    ITEM_KNN,
+    POPULAR,
+    ModelParams,
+    item_similarity,
+    popular_items,
+    positives,
+    recommend,
+)
 from recommendations.models import AlsParams, EaseParams, ModelName, Recommender, make_recommender
 from recommendations.silver import bronze_as_of, clean_catalog, latest_interactions
 from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, io, make_main
@@ -287,18 +295,18 @@ class BuildRecommendationsJob(AbstractJob):
             (window_counts,) = in_window.agg(
                 F.count(F.lit(1)).alias("rows"), F.countDistinct("user_id").alias("users")
             ).collect()
-            fitted = fit_and_recommend(
-                in_window.select("user_id"),
-                silver.select("user_id", "item_id"),
-                in_window,
-                cfg.params,
-                ctx.settings.spark.salt_buckets,
-            )
-            # cache the frames the recommendations are computed from (same plans), so that the
-            # similarity is computed once for both the published table and the scoring
-            similar = self._keep(fitted.similar_items)
-            recommendations = fitted.recommendations
-            if cfg.model != ITEM_KNN:
+            # similarity and popularity are published whatever the model; computed once, kept, and
+            # the item-kNN scoring reads the kept frames. The item-kNN recommendations are only
+            # planned when item-kNN is the model (on DuckDB planning an unused query costs ~2 s)
+            users, rated = in_window.select("user_id"), silver.select("user_id", "item_id")
+            liked = positives(in_window, cfg.params)
+            similar = self._keep(item_similarity(liked, cfg.params))
+            popular = self._keep(popular_items(liked, cfg.params))
+            if cfg.model == ITEM_KNN:
+                recommendations = recommend(
+                    users, rated, liked, similar, popular, cfg.params, ctx.settings.spark.salt_buckets
+                )
+            else:
                 recommender = make_recommender(
                     cfg.model,
                     cfg.params,
@@ -308,13 +316,11 @@ class BuildRecommendationsJob(AbstractJob):
                 )
                 recommender.fit(in_window)
                 self._recommenders.append(recommender)
-                recommendations = recommender.recommend(
-                    in_window.select("user_id"), silver.select("user_id", "item_id")
-                )
+                recommendations = recommender.recommend(users, rated)
             tables = {
                 "items": items,
                 "similar_items": similar.drop("cooccurrence"),
-                "popular_items": self._keep(fitted.popular_items),
+                "popular_items": popular,
                 "recommendations": self._keep(recommendations),
             }
             by_source = {
