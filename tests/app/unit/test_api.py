@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pyarrow as pa
 import pytest
@@ -348,6 +349,48 @@ def test_metrics_count_requests_per_route_in_a_registry_of_the_app(
     with api_client(create_app(store, clock=lambda: NOW)) as other:  # a second app starts from zero
         fresh = samples(other.get("/metrics").text)
     assert not any(k[0] == "recommendations_api_requests_total" for k in fresh)
+
+
+def test_a_request_that_raises_past_every_handler_is_counted_as_500(
+    store: RecommendationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug in the store")
+
+    monkeypatch.setattr(store, "recommend", broken)
+    app = create_app(store, ApiSettings(), clock=lambda: NOW)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+
+    async def calls() -> tuple[httpx.Response, str]:
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
+            failed = await c.get("/recommendations/10")
+            return failed, (await c.get("/metrics")).text
+
+    failed, text = anyio.run(calls)
+    assert failed.status_code == 500
+    assert failed.json()["error"] == "internal error"
+    got = samples(text)
+    key = (("method", "GET"), ("route", "/recommendations/{user_id}"), ("status", "500"))
+    assert got[("recommendations_api_requests_total", key)] == 1
+    assert (
+        got[
+            ("recommendations_api_request_duration_seconds_count", (("route", "/recommendations/{user_id}"),))
+        ]
+        == 1
+    )
+
+
+def test_the_openapi_schema_still_names_the_response_models(client: SyncClient) -> None:
+    # the handlers return pre-encoded JSON (no second validation); the schema must not lose them
+    schema = client.get("/openapi.json").json()
+    for path, model in (
+        ("/recommendations/{user_id}", "RecommendationsResponse"),
+        ("/items/{item_id}/similar", "SimilarItemsResponse"),
+    ):
+        ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok == {"$ref": f"#/components/schemas/{model}"}
+    response = client.get("/recommendations/10")
+    assert response.headers["content-type"] == "application/json"
 
 
 # -- hostile requests (issue 9) ---------------------------------------------------------------------

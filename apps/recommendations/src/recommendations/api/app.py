@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from recommendations.api.errors import install_error_handlers
-from recommendations.api.metrics import ApiMetrics, SnapshotCollector, count_requests
+from recommendations.api.metrics import ApiMetrics, CountRequests, SnapshotCollector
 from recommendations.api.routes import operations, serving
 from recommendations.api.settings import SERVICE_NAME, ApiSettings
 from recommendations.store import RecommendationStore
@@ -57,7 +57,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.clock = clock
-    app.middleware("http")(count_requests)
+    app.add_middleware(CountRequests, metrics=metrics)
     install_error_handlers(app)
     app.include_router(serving)
     app.include_router(operations)

@@ -2,20 +2,20 @@
 
 Everything lives in the registry given to :func:`~recommendations.api.app.create_app` (no global
 registry): :class:`ApiMetrics` holds the counters, :class:`SnapshotCollector` computes the snapshot
-gauges at scrape time, and :func:`count_requests` is the middleware that labels each request with
+gauges at scrape time, and :class:`CountRequests` is the middleware that labels each request with
 its route template (never the raw path) and its method (an unknown method counts as ``other``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from fastapi import Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recommendations.store import RecommendationStore
 
@@ -92,18 +92,39 @@ class ApiMetrics:
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 
 
-async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Middleware: count and time every request by method, route template and status."""
-    metrics: ApiMetrics = request.app.state.metrics
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        return response
-    finally:
-        route = request.scope.get("route")
-        label = getattr(route, "path", None) or "unmatched"
-        method = request.method if request.method in KNOWN_METHODS else "other"
-        metrics.requests.labels(method, label, str(status)).inc()
-        metrics.latency.labels(label).observe(time.perf_counter() - started)
+class CountRequests:
+    """ASGI middleware: count and time every HTTP request by method, route template and status.
+
+    A plain ASGI wrapper around the app, not ``@app.middleware("http")``: Starlette's
+    ``BaseHTTPMiddleware`` runs every request through an extra task and a pair of memory streams
+    (docs/benchmarks.md, API section, has what that cost per request). The status is the one the
+    response started with; a request that raised past every handler counts as 500 (the server's
+    error middleware, outside this one, answers it). The route is the template FastAPI's router
+    put in the scope (``/recommendations/{user_id}``), never the raw path.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_status)
+        finally:
+            route = scope.get("route")
+            label = getattr(route, "path", None) or "unmatched"
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+            self.metrics.requests.labels(method, label, str(status)).inc()
+            self.metrics.latency.labels(label).observe(time.perf_counter() - started)

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from recommendations.api.metrics import ApiMetrics
 from recommendations.api.models import (
@@ -76,6 +77,15 @@ def requested_limit(
     return settings.default_limit if limit is None else limit
 
 
+def as_json(body: BaseModel) -> Response:
+    """``body`` (validated when it was built) as its JSON response.
+
+    Returning the model would make FastAPI validate it a second time against ``response_model``
+    and encode it through ``jsonable_encoder`` (docs/benchmarks.md: the API's CPU per request);
+    ``response_model`` stays on the route for the OpenAPI schema."""
+    return Response(body.__pydantic_serializer__.to_json(body), media_type="application/json")
+
+
 Store = Annotated[RecommendationStore, Depends(get_store)]
 Limit = Annotated[int, Depends(requested_limit)]
 
@@ -105,12 +115,16 @@ def index() -> dict[str, Any]:
 )
 def recommendations(
     user_id: UserId, store: Store, limit: Limit, metrics: Annotated[ApiMetrics, Depends(get_metrics)]
-) -> RecommendationsResponse:
+) -> Response:
     result = store.recommend(user_id, limit)
     if result.fallback:
         metrics.fallbacks.inc()
-    return RecommendationsResponse(
-        user_id=user_id, fallback=result.fallback, items=[RecommendedItem(**row) for row in result.items]
+    return as_json(
+        RecommendationsResponse(
+            user_id=user_id,
+            fallback=result.fallback,
+            items=[RecommendedItem(**row) for row in result.items],
+        )
     )
 
 
@@ -126,12 +140,12 @@ def similar(item_id: ItemId, store: Store, limit: Limit) -> Any:
         body = ErrorResponse(error="not found", detail=f"item {item_id} is not in the served catalog")
         return JSONResponse(status_code=404, content=body.model_dump())
     title, rows = found
-    return SimilarItemsResponse(item_id=item_id, title=title, items=[SimilarItem(**r) for r in rows])
+    return as_json(SimilarItemsResponse(item_id=item_id, title=title, items=[SimilarItem(**r) for r in rows]))
 
 
-@operations.api_route(
+@operations.head("/health", include_in_schema=False)  # load balancers and uptime checkers send HEAD
+@operations.get(
     "/health",
-    methods=["GET", "HEAD"],  # load balancers and uptime checkers send HEAD
     response_model=HealthOk,
     responses={503: {"model": HealthFailure, "description": "unreachable, no snapshot, or too old"}},
     summary="Whether the API can serve, and which snapshot",
