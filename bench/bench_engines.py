@@ -4,6 +4,7 @@
     python bench/bench_engines.py --source synthetic --events 1000000
     python bench/bench_engines.py --source synthetic --events 5000000 --engines duckdb,sql
     python bench/bench_engines.py --engines duckdb,sql --no-write        # print only
+    python bench/bench_engines.py --repeat 3 --warmup                   # steady state: median of 3
 
 - ``spark``: our jobs (``ingest_events`` initial load + ``build_recommendations`` with item-kNN) on
   Spark ``local[2]``, through ``sparkjobs.executor`` (session start reported apart);
@@ -48,21 +49,34 @@ def markers(label: str) -> tuple[str, str]:
     return f"<!-- engines-{label}:start -->", f"<!-- engines-{label}:end -->"
 
 
-def measure_ours(engine: str, raw: Path, work: Path, window: int, partitions: int) -> dict[str, float]:
-    """Session start, ingest and build seconds of our two jobs on ``engine``; tables under ``work``."""
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "raw").symlink_to(raw, target_is_directory=True)
-    conf = write_conf(work, window, partitions)
-    spark = spark_settings(partitions).model_copy(update={"driver_memory": "2g"})
-    provider = SessionProvider(spark, app_suffix="bench_engines", duckdb=DuckDBSettings(threads=2))
-    try:
+class Ours:
+    """Our two jobs on one engine, one session for every run (``ours`` under ``work``)."""
+
+    def __init__(self, engine: str, raw: Path, work: Path, window: int, partitions: int) -> None:
+        self.engine, self.work = engine, work
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "raw").symlink_to(raw, target_is_directory=True)
+        self.conf = write_conf(work, window, partitions)
+        spark = spark_settings(partitions).model_copy(update={"driver_memory": "2g"})
+        self.provider = SessionProvider(spark, app_suffix="bench_engines", duckdb=DuckDBSettings(threads=2))
         started = time.perf_counter()
-        provider.get(engine)
-        session = time.perf_counter() - started
-        ingest, build = ours(conf, DAY, provider, [], engine=engine)
-    finally:
-        provider.close()
-    return {"session": session, "ingest": ingest, "build": build}
+        self.provider.get(engine)
+        self.session = time.perf_counter() - started
+
+    def run(self) -> dict[str, float]:
+        """Session start, ingest and build seconds of one run from an empty lake."""
+        shutil.rmtree(self.work / "ours", ignore_errors=True)
+        ingest, build = ours(self.conf, DAY, self.provider, [], engine=self.engine)
+        return {"session": self.session, "ingest": ingest, "build": build}
+
+    def close(self) -> None:
+        self.provider.close()
+
+
+def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run whose ingest + build is the median (its own split, not medians of the parts)."""
+    ordered = sorted(runs, key=lambda r: r["ingest"] + r["build"])
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -76,6 +90,10 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--partitions", type=int, default=4, help="spark.sql.shuffle.partitions")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs per engine (the median is shown)")
+    parser.add_argument(
+        "--warmup", action="store_true", help="one untimed run per engine first (imports, JIT, caches)"
+    )
     args = parser.parse_args(argv)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = sorted(set(engines) - set(NAMES))
@@ -92,17 +110,31 @@ def main(argv: list[str] | None = None) -> str:
         label = "movielens" if args.source == "movielens" else f"synthetic-{args.events}"
         title = f"{args.source} ({summary.events:,} events, {summary.deliveries:,} daily files)"
         load_before = os.getloadavg()
-        results: dict[str, dict[str, float]] = {}
+        runs: dict[str, list[dict[str, float]]] = {"sql": []}
         anchor = work / "anchor"
+
+        def run_anchor() -> dict[str, float]:
+            a = run(raw, anchor, DAY, window, MODEL)
+            return {"session": 0.0, "ingest": a["ingest_s"], "build": a["build_s"]}
+
         # the anchor always runs: it is what every engine's tables are checked against
-        a = run(raw, anchor, DAY, window, MODEL)
-        results["sql"] = {"session": 0.0, "ingest": a["ingest_s"], "build": a["build_s"]}
-        print("sql", {k: round(v, 2) for k, v in results["sql"].items()}, flush=True)
-        agreement: dict[str, dict[str, tuple[int, int, int]]] = {}
-        for engine in (e for e in engines if e != "sql"):
-            results[engine] = measure_ours(engine, raw, work / engine, window, args.partitions)
-            agreement[engine] = compare(ours_outputs(work / engine, DAY), anchor, DAY)
-            print(engine, {k: round(v, 2) for k, v in results[engine].items()}, agreement[engine], flush=True)
+        opened = {e: Ours(e, raw, work / e, window, args.partitions) for e in engines if e != "sql"}
+        try:
+            if args.warmup:
+                run_anchor()
+                for o in opened.values():
+                    o.run()
+            for _ in range(max(1, args.repeat)):  # alternated, so that drift hits every engine alike
+                runs["sql"].append(run_anchor())
+                for engine, o in opened.items():
+                    runs.setdefault(engine, []).append(o.run())
+                print({e: {k: round(v, 2) for k, v in r[-1].items()} for e, r in runs.items()}, flush=True)
+        finally:
+            for o in opened.values():
+                o.close()
+        results = {engine: median_run(r) for engine, r in runs.items()}
+        agreement = {e: compare(ours_outputs(work / e, DAY), anchor, DAY) for e in opened}
+        print(agreement, flush=True)
         load_after = os.getloadavg()
         if "sql" not in engines:
             results.pop("sql")
@@ -132,6 +164,17 @@ def render(
     command = "python bench/bench_engines.py" + (
         f" --source synthetic --events {args.events}" if args.source == "synthetic" else ""
     )
+    command += (f" --repeat {args.repeat}" if args.repeat > 1 else "") + (" --warmup" if args.warmup else "")
+    runs = (
+        f"median of {args.repeat} runs (by ingest + build), alternated between the engines"
+        if args.repeat > 1
+        else "one run"
+    )
+    runs += (
+        " after one untimed warm-up run of each (imports, JIT, file cache)"
+        if args.warmup
+        else ", no warm-up (first imports and a cold JIT count)"
+    )
     anchor = results.get("sql")
     out = [
         start,
@@ -139,7 +182,7 @@ def render(
         "",
         f"`{command}` on {machine()}; load average {load_before[0]:.1f} before, "
         f"{load_after[0]:.1f} after. Seconds; ingest = raw CSV → bronze (quarantine, dedupe), build = "
-        "silver + gold (item-kNN, popular, top-20); one SparkSession / DuckDB session per engine.",
+        f"silver + gold (item-kNN, popular, top-20); one SparkSession / DuckDB session per engine; {runs}.",
         "",
         "| engine | session start | ingest | build | ingest + build | x anchor |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",

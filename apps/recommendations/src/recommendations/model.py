@@ -30,6 +30,7 @@ the Spark settings (``--salt``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -81,6 +82,17 @@ class ModelOutput:
 EXACT_SUM_TYPE = "decimal(38,18)"
 
 
+#: what the model functions call on an intermediate frame that is used twice or that a long plan
+#: continues from; the job decides what to do with it: BuildRecommendationsJob persists it on DuckDB,
+#: where SQLFrame plans in Python and copies the whole expression tree at each operation (a cut
+#: keeps the trees short), and leaves it alone on Spark. The default does nothing.
+Reuse = Callable[["DataFrame"], "DataFrame"]
+
+
+def _as_is(df: DataFrame) -> DataFrame:
+    return df
+
+
 def exact_sum(column: str) -> Column:
     """Sum of the non-null values of ``column`` in a group, exactly (null if none), as a double.
 
@@ -110,12 +122,14 @@ def positives(interactions: DataFrame, params: ModelParams) -> DataFrame:
     )
 
 
-def item_similarity(liked: DataFrame, params: ModelParams) -> DataFrame:
-    """Top-``top_k`` cosine neighbours per item: ``item_id, similar_item_id, score, cooccurrence, rank``."""
+def item_similarity(liked: DataFrame, params: ModelParams, reuse: Reuse = _as_is) -> DataFrame:
+    """Top-``top_k`` cosine neighbours per item: ``item_id, similar_item_id, score, cooccurrence, rank``.
+
+    ``reuse`` is applied to the frames used twice below (each user's bounded list, the scored pairs)."""
     from sparkjobs.sql import F, Window
 
     recent_first = Window.partitionBy("user_id").orderBy(F.col("timestamp").desc(), F.col("item_id").desc())
-    recent = (
+    recent = reuse(
         liked.select("user_id", "item_id", "timestamp")
         .withColumn("__n", F.row_number().over(recent_first))
         .filter(F.col("__n") <= params.max_items_per_user)
@@ -145,7 +159,7 @@ def item_similarity(liked: DataFrame, params: ModelParams) -> DataFrame:
         .agg(F.count(F.lit(1)).alias("cooccurrence"))
         .filter(F.col("cooccurrence") >= params.min_cooccurrence)
     )
-    scored = (
+    scored = reuse(
         pairs.join(
             F.broadcast(likes.select(F.col("item_id").alias("item_a"), F.col("likes").alias("likes_a"))),
             "item_a",
@@ -221,6 +235,7 @@ def recommend(
     popular: DataFrame,
     params: ModelParams,
     salt_buckets: int = 1,
+    reuse: Reuse = _as_is,
 ) -> DataFrame:
     """``top_n`` recommendations per user of ``users``: ``user_id, item_id, score, rank, source``.
 
@@ -231,7 +246,7 @@ def recommend(
     One aggregation does it all: the user's (seed, neighbour) pairs, the popular candidates and the
     rated items are unioned and grouped by (user, item) (partially aggregated before the shuffle);
     a group with a rated row is dropped, the rest are ordered knn-first (by summed similarity)
-    then popular (by popularity rank).
+    then popular (by popularity rank). ``reuse`` is applied to the grouped candidates (:data:`Reuse`).
     """
     from sparkjobs.sql import F, Window
 
@@ -281,7 +296,7 @@ def recommend(
         F.lit(None).cast("double").alias("pop_score"),
         F.lit(True).alias("rated"),
     )
-    candidates = (
+    candidates = reuse(
         knn_rows.unionByName(popular_rows)
         .unionByName(rated_rows)
         .groupBy("user_id", "item_id")

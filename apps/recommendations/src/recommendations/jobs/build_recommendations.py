@@ -211,6 +211,14 @@ class BuildRecommendationsJob(AbstractJob):
         self._cached.append(df.persist())
         return self._cached[-1]
 
+    def _reuse(self, df: DataFrame) -> DataFrame:
+        """The model functions' :data:`~recommendations.model.Reuse` hook: on DuckDB the frame is
+        kept (materialised, so that the operations after it plan against a table: planning cost
+        4.0 -> 1.6 s of the MovieLens build); on Spark it is returned as is."""
+        from sparkjobs.sql import current_engine
+
+        return self._keep(df) if current_engine() == "duckdb" else df
+
     def _snapshot(self) -> list[dict[str, Any]]:
         """The snapshot partition of the logical date (what every write replaces)."""
         return [{SNAPSHOT_COLUMN: self.context.event_date}]
@@ -300,11 +308,18 @@ class BuildRecommendationsJob(AbstractJob):
             # planned when item-kNN is the model (on DuckDB planning an unused query costs ~2 s)
             users, rated = in_window.select("user_id"), silver.select("user_id", "item_id")
             liked = positives(in_window, cfg.params)
-            similar = self._keep(item_similarity(liked, cfg.params))
+            similar = self._keep(item_similarity(liked, cfg.params, self._reuse))
             popular = self._keep(popular_items(liked, cfg.params))
             if cfg.model == ITEM_KNN:
                 recommendations = recommend(
-                    users, rated, liked, similar, popular, cfg.params, ctx.settings.spark.salt_buckets
+                    users,
+                    rated,
+                    liked,
+                    similar,
+                    popular,
+                    cfg.params,
+                    ctx.settings.spark.salt_buckets,
+                    self._reuse,
                 )
             else:
                 recommender = make_recommender(
