@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sparkjobs.errors import DataError
@@ -45,7 +45,7 @@ class DuckDBRawFileReader(RawFileReader):
             raw = self.spark.createDataFrame([], text_ddl)
             return ReadResult(check_record(raw, self.schema), self.schema, [], self.source_file_column)
         partitions = self._partition_columns(files, base_path)
-        name = self._load(files)
+        name, release = self._load(files)
         conn = connection(self.spark)
         source = quote_ident(self.source_file_column)
         extract = ", ".join(
@@ -58,7 +58,9 @@ class DuckDBRawFileReader(RawFileReader):
             f"FROM {quote_ident(name)}"
         )
         raw = table(self.spark, view)
-        return ReadResult(check_record(raw, self.schema), self.schema, partitions, self.source_file_column)
+        return ReadResult(
+            check_record(raw, self.schema), self.schema, partitions, self.source_file_column, release
+        )
 
     # -- files ---------------------------------------------------------------------------------------
     def _files(self, paths: list[str]) -> list[str]:
@@ -95,45 +97,70 @@ class DuckDBRawFileReader(RawFileReader):
         return columns
 
     # -- the read ------------------------------------------------------------------------------------
-    def _load(self, files: list[str]) -> str:
-        """One temporary table: the fields as text, ``_corrupt_record`` and the source file (as a URI).
+    def _load(self, files: list[str]) -> tuple[str, Callable[[], None]]:
+        """One table: the fields as text, ``_corrupt_record`` and the source file (as a URI); and
+        the function that frees it (:meth:`ReadResult.unpersist` calls it).
 
         Written once: the good lines by the scan itself, the rejected lines appended after it
         (copying the scan into a second table, or updating the source column afterwards, rewrites
-        every row; at 5M events that was 2-10 s).
+        every row; at 5M events that was 2-10 s). Freeing replaces the table by a view that reads
+        the files again (as Spark does for an uncached frame), so that a session running many reads
+        (a pipeline, a backfill) does not keep every read's rows in memory.
         """
         conn = connection(self.spark)
         name = f"__sparkjobs_read_{uuid.uuid4().hex[:12]}"
         listing = "[" + ", ".join(quote_text(os.path.abspath(f)) for f in files) + "]"
         fields = [quote_ident(n) for n in self.schema.names]
         if self.format == "csv":
-            self._csv(conn, listing, fields, name)
+            lazy = self._csv(conn, listing, fields, name)
         else:
-            conn.execute(f"CREATE TABLE {quote_ident(name)} AS {self._json(listing, fields)}")
-        return name
+            lazy = self._json(listing, fields)
+            conn.execute(f"CREATE TABLE {quote_ident(name)} AS {lazy}")
 
-    def _csv(self, conn: Any, listing: str, fields: list[str], name: str) -> None:
+        def release() -> None:
+            conn.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
+            conn.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {lazy}")
+
+        return name, release
+
+    def _csv(self, conn: Any, listing: str, fields: list[str], name: str) -> str:
+        """Load the read into table ``name``; the query that reads the same rows from the files."""
         columns = ", ".join(f"{quote_text(n)}: 'VARCHAR'" for n in self.schema.names)
         scans, errors = f"{name}_scans", f"{name}_errors"
+        rejected = f"__sparkjobs_rejected_{name.rsplit('_', 1)[-1]}"
         source = quote_ident(self.source_file_column)
         corrupt = quote_ident(CORRUPT_COLUMN)
-        # Spark names local files by URI, file:/abs/path: so does the source-file column here
-        good = (
-            f"SELECT {', '.join(fields)}, NULL::VARCHAR AS {corrupt}, 'file:' || filename AS {source} "
-            f"FROM read_csv({listing}, columns = {{{columns}}}, header = true, auto_detect = false, "
-            "delim = ',', quote = '\"', escape = '\"', filename = true, null_padding = false, "
-            f"strict_mode = true, store_rejects = true, rejects_scan = {quote_text(scans)}, "
-            f"rejects_table = {quote_text(errors)}, all_varchar = true)"
+
+        def good(rejects: str) -> str:
+            # Spark names local files by URI, file:/abs/path: so does the source-file column here
+            return (
+                f"SELECT {', '.join(fields)}, NULL::VARCHAR AS {corrupt}, 'file:' || filename AS {source} "
+                f"FROM read_csv({listing}, columns = {{{columns}}}, header = true, auto_detect = false, "
+                "delim = ',', quote = '\"', escape = '\"', filename = true, null_padding = false, "
+                f"strict_mode = true, {rejects}, all_varchar = true)"
+            )
+
+        conn.execute(
+            f"CREATE TABLE {quote_ident(name)} AS "
+            + good(
+                f"store_rejects = true, rejects_scan = {quote_text(scans)}, "
+                f"rejects_table = {quote_text(errors)}"
+            )
         )
-        conn.execute(f"CREATE TABLE {quote_ident(name)} AS {good}")
         tokens = ", ".join(
             f"NULLIF(string_split(e.csv_line, ',')[{i + 1}], '') AS {f}" for i, f in enumerate(fields)
         )
-        bad = (
+        # the rejected lines are few: kept in a table of their own, the scan's logs dropped
+        conn.execute(
+            f"CREATE TABLE {quote_ident(rejected)} AS "
             f"SELECT DISTINCT {tokens}, e.csv_line AS {corrupt}, 'file:' || s.file_path AS {source} "
             f"FROM {quote_ident(errors)} e JOIN {quote_ident(scans)} s USING (scan_id, file_id)"
         )
-        conn.execute(f"INSERT INTO {quote_ident(name)} {bad}")
+        conn.execute(f"DROP TABLE {quote_ident(errors)}")
+        conn.execute(f"DROP TABLE {quote_ident(scans)}")
+        conn.execute(f"INSERT INTO {quote_ident(name)} SELECT * FROM {quote_ident(rejected)}")
+        # store_rejects implies ignore_errors: the same good lines, without logging the bad ones again
+        return f"{good('ignore_errors = true')} UNION ALL SELECT * FROM {quote_ident(rejected)}"
 
     def _json(self, listing: str, fields: list[str]) -> str:
         source = quote_ident(self.source_file_column)

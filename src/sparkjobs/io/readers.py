@@ -34,7 +34,7 @@ pyspark is imported inside functions: importing this module never starts a JVM.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -151,12 +151,17 @@ class RejectionCounts:
 
 @dataclass
 class ReadResult:
-    """The checked rows of one read: ``valid`` (typed) and ``rejected`` (raw text with a reason)."""
+    """The checked rows of one read: ``valid`` (typed) and ``rejected`` (raw text with a reason).
+
+    ``release`` (set by an engine that holds the read's rows itself, as the DuckDB reader does) is
+    called by :meth:`unpersist`: what the read held is freed and frames over it read the files again.
+    """
 
     parsed: DataFrame
     schema: RecordSchema
     extra_columns: list[str]
     source_file_column: str
+    release: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def valid(self) -> DataFrame:
@@ -195,6 +200,9 @@ class ReadResult:
 
     def unpersist(self) -> None:
         self.parsed.unpersist()
+        if self.release is not None:
+            release, self.release = self.release, None
+            release()
 
 
 def check_record(df: DataFrame, schema: RecordSchema) -> DataFrame:

@@ -249,6 +249,43 @@ def test_json_lines_read_quarantines_non_objects(duck: Any, tmp_path: Path) -> N
     assert sorted(r["raw_record"] for r in result.rejected.collect()) == ["[1, 2]", "not json"]
 
 
+def read_tables(duck: Any) -> list[str]:
+    from sparkjobs.io.duckdb_tables import connection
+
+    return [
+        r[0]
+        for r in connection(duck)
+        .execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_name LIKE '__sparkjobs_read_%' AND table_type <> 'VIEW'"
+        )
+        .fetchall()
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_unpersist_frees_the_read_and_the_frames_still_evaluate(duck: Any, tmp_path: Path, fmt: str) -> None:
+    # a pipeline or backfill runs many reads in one session: each read's text rows must not stay
+    # in memory once the job let go of them (they did: one table per read, 5M events ~ 1 GB)
+    raw = tmp_path / "raw" / "event_date=2016-10-16"
+    if fmt == "csv":
+        write_csv(raw / "part-0.csv", "user_id,item_id,rating,timestamp\n1,2,4.0,100\n3,4,9.0,5\n2,3,4.0\n")
+    else:
+        write_csv(
+            raw / "part-0.json", '{"user_id": 1, "item_id": 2, "rating": 4.0, "timestamp": 100}\nnope\n'
+        )
+    before = set(read_tables(duck))
+    result = io.raw_reader(duck, SCHEMA, format=fmt).read(str(raw.parent), base_path=str(raw.parent))
+    result.persist()
+    expected = result.counts()
+    assert set(read_tables(duck)) - before  # the read is held while the job works on it
+    result.unpersist()
+    assert set(read_tables(duck)) == before
+    # as on Spark, a frame over an unpersisted read is still usable: the files are read again
+    assert result.counts() == expected
+    assert rows(result.valid.select("user_id", "event_date"), "user_id") == [(1, "2016-10-16")]
+
+
 def test_missing_input_is_a_data_error(duck: Any, tmp_path: Path) -> None:
     from sparkjobs.errors import DataError
 

@@ -44,7 +44,7 @@ from recommendations.model import (
 from recommendations.models import AlsParams, EaseParams, ModelName, Recommender, make_recommender
 from recommendations.silver import bronze_as_of, clean_catalog, latest_interactions
 from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, io, make_main
-from sparkjobs.io import ParquetWriter, PreviousOutputReader, RawFileReader, RejectionCounts
+from sparkjobs.io import ParquetWriter, PreviousOutputReader, RawFileReader, ReadResult, RejectionCounts
 from sparkjobs.quality import AcceptedValues, InRange, NotNull, QualityChecks, RowCount, Unique
 
 if TYPE_CHECKING:
@@ -154,8 +154,8 @@ class BuildRecommendationsJob(AbstractJob):
         self.silver = silver
         self.gold = gold
         self.publication = publication
-        #: frames persisted during a run, released when it ends
-        self._cached: list[DataFrame] = []
+        #: frames persisted (and reads held) during a run, released when it ends
+        self._cached: list[DataFrame | ReadResult] = []
         #: a non-item-kNN recommender fitted during a run (its cached frames), released when it ends
         self._recommenders: list[Recommender] = []
 
@@ -208,8 +208,9 @@ class BuildRecommendationsJob(AbstractJob):
     # -- the phases -----------------------------------------------------------------------------
     def _keep(self, df: DataFrame) -> DataFrame:
         """``df`` persisted until the end of the run."""
-        self._cached.append(df.persist())
-        return self._cached[-1]
+        kept = df.persist()
+        self._cached.append(kept)
+        return kept
 
     def _reuse(self, df: DataFrame) -> DataFrame:
         """The model functions' :data:`~recommendations.model.Reuse` hook: on DuckDB the frame is
@@ -238,7 +239,7 @@ class BuildRecommendationsJob(AbstractJob):
                 )
             catalog_read = self.catalog.read(cfg.catalog_path)
             catalog_read.persist()
-            self._cached.append(catalog_read.parsed)
+            self._cached.append(catalog_read)  # its unpersist() also frees what the engine held
             catalog_counts = catalog_read.counts()
             self.catalog_quarantine.overwrite_partitions(
                 catalog_read.rejected.drop("source_file").withColumn(SNAPSHOT_COLUMN, F.lit(day)),
