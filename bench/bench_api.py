@@ -365,10 +365,13 @@ def render(results: list[Result], args: argparse.Namespace, data: str, loads: tu
             "Both are one uvicorn worker with the access log off. The bare app (`bench/_bare_api.py`) "
             "runs the same SQL statement (`recommendations.store`) on a per-thread SQLite connection or "
             "a psycopg pool of the same size, and returns a dict. Ours adds, per request: the metrics "
-            "middleware (a counter and a latency histogram labelled by route), validation of the id and "
-            "`limit` bounds, dependencies reading `app.state`, the circuit breaker and error "
-            "classification around the store call, the pooled-connection bookkeeping of the store, a "
-            "fallback counter, and pydantic response models built and re-validated on the way out.",
+            "middleware (a plain ASGI wrapper: a counter and a latency histogram labelled by route), "
+            "validation of the id and `limit` bounds, dependencies reading `app.state`, the circuit "
+            "breaker and error classification around the store call, the pooled-connection bookkeeping "
+            "of the store, a fallback counter, and pydantic response models, validated when built and "
+            "serialised once (not validated again against `response_model`). Until 2026-12-04 the "
+            "middleware was Starlette's `BaseHTTPMiddleware` and FastAPI re-validated each response: "
+            "0.79x (SQLite) and 0.72x (PostgreSQL) of the bare app's throughput under a similar load.",
             END,
         ]
     )
