@@ -329,6 +329,18 @@ def recommend(
     )
 
 
+def fit(
+    interactions: DataFrame, params: ModelParams, keep: Reuse = _as_is, reuse: Reuse = _as_is
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """The positives of ``interactions`` (``user_id, item_id, rating, timestamp``), the item
+    similarity and the popular pool; ``keep`` is applied to the last two (published and scored
+    from), ``reuse`` inside :func:`item_similarity`."""
+    liked = positives(interactions, params)
+    similar = keep(item_similarity(liked, params, reuse))
+    popular = keep(popular_items(liked, params))
+    return liked, similar, popular
+
+
 def fit_and_recommend(
     users: DataFrame,
     rated: DataFrame,
@@ -338,8 +350,6 @@ def fit_and_recommend(
 ) -> ModelOutput:
     """Similarity and popularity from ``interactions`` (``user_id, item_id, rating, timestamp``),
     then recommendations for ``users`` excluding ``rated``."""
-    liked = positives(interactions, params)
-    similar = item_similarity(liked, params)
-    popular = popular_items(liked, params)
+    liked, similar, popular = fit(interactions, params)
     recs = recommend(users, rated, liked, similar, popular, params, salt_buckets)
     return ModelOutput(similar, popular, recs)

@@ -32,15 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recommendations.lake import BRONZE_DDL, CATALOG_SCHEMA, GOLD_TABLES, SNAPSHOT_COLUMN, GoldPublication
-from recommendations.model import (
-    ITEM_KNN,
-    POPULAR,
-    ModelParams,
-    item_similarity,
-    popular_items,
-    positives,
-    recommend,
-)
+from recommendations.model import ITEM_KNN, POPULAR, ModelParams, fit, recommend
 from recommendations.models import AlsParams, EaseParams, ModelName, Recommender, make_recommender
 from recommendations.silver import bronze_as_of, clean_catalog, latest_interactions
 from sparkjobs import AbstractJob, AbstractJobFactory, DataError, JobContext, JobMetadata, io, make_main
@@ -308,9 +300,7 @@ class BuildRecommendationsJob(AbstractJob):
             # the item-kNN scoring reads the kept frames. The item-kNN recommendations are only
             # planned when item-kNN is the model (on DuckDB planning an unused query costs ~2 s)
             users, rated = in_window.select("user_id"), silver.select("user_id", "item_id")
-            liked = positives(in_window, cfg.params)
-            similar = self._keep(item_similarity(liked, cfg.params, self._reuse))
-            popular = self._keep(popular_items(liked, cfg.params))
+            liked, similar, popular = fit(in_window, cfg.params, self._keep, self._reuse)
             if cfg.model == ITEM_KNN:
                 recommendations = recommend(
                     users,
