@@ -110,7 +110,6 @@ def main(argv: list[str] | None = None) -> str:
         label = "movielens" if args.source == "movielens" else f"synthetic-{args.events}"
         title = f"{args.source} ({summary.events:,} events, {summary.deliveries:,} daily files)"
         load_before = os.getloadavg()
-        runs: dict[str, list[dict[str, float]]] = {"sql": []}
         anchor = work / "anchor"
 
         def run_anchor() -> dict[str, float]:
@@ -119,6 +118,7 @@ def main(argv: list[str] | None = None) -> str:
 
         # the anchor always runs: it is what every engine's tables are checked against
         opened = {e: Ours(e, raw, work / e, window, args.partitions) for e in engines if e != "sql"}
+        runs: dict[str, list[dict[str, float]]] = {e: [] for e in ["sql", *opened]}
         try:
             if args.warmup:
                 run_anchor()
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> str:
             for _ in range(max(1, args.repeat)):  # alternated, so that drift hits every engine alike
                 runs["sql"].append(run_anchor())
                 for engine, o in opened.items():
-                    runs.setdefault(engine, []).append(o.run())
+                    runs[engine].append(o.run())
                 print({e: {k: round(v, 2) for k, v in r[-1].items()} for e, r in runs.items()}, flush=True)
         finally:
             for o in opened.values():
